@@ -1,0 +1,96 @@
+"""Relative sensitivities of a representation: the shared normalisation of D_f, G_f, R_f and S_k.
+
+A perturbation's effect on a representation f is measured relative to how far apart the
+representations of *distinct* inputs are:
+
+    sensitivity = < ||f(x') - f(x)||^2 >_x  /  < ||f(x) - f(z)||^2 >_{x != z}
+
+where x' is the perturbed version of x (a diffeomorphism, noise, a synonym exchange, ...). ``< >`` is
+the mean or the median, as selected by ``stat``. The stability (diffeomorphisms vs noise) and the
+hierarchy (synonyms, positions) modules both use these functions so that their numbers are comparable.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import numpy as np
+
+Stat = Literal["mean", "median"]
+
+__all__ = ["pairwise_sq_distance_stat", "perturbation_stat", "relative_sensitivity"]
+
+
+def _flat(F: np.ndarray, name: str) -> np.ndarray:
+    F = np.asarray(F, dtype=np.float64)
+    if F.ndim < 1:
+        raise ValueError(f"{name}: expected an array of shape (batch, ...), got a scalar")
+    F = F.reshape(F.shape[0], -1)
+    if not np.isfinite(F).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    return F
+
+
+def _reduce(v: np.ndarray, stat: str) -> float:
+    if stat == "mean":
+        return float(np.mean(v))
+    if stat == "median":
+        return float(np.median(v))
+    raise ValueError(f"stat: expected 'mean' or 'median', got {stat!r}")
+
+
+def pairwise_sq_distance_stat(F: np.ndarray, stat: Stat = "mean", *, max_pairs: Optional[int] = None,
+                              seed: int = 0) -> float:
+    """Mean or median of ||F[i] - F[j]||^2 over distinct pairs i < j.
+
+    Parameters
+    ----------
+    F : array, shape (batch, ...)
+        Representations; trailing axes are flattened. ``batch`` must be at least 2.
+    stat : {"mean", "median"}
+    max_pairs : int, optional
+        Use a seeded random subset of this many pairs (with distinct members) instead of all
+        ``batch*(batch-1)/2`` pairs. The mean over all pairs is computed exactly without forming them.
+    """
+    F = _flat(F, "F")
+    B = F.shape[0]
+    if B < 2:
+        raise ValueError(f"F: the pairwise denominator needs at least 2 distinct inputs, got batch size {B}")
+    if stat not in ("mean", "median"):
+        raise ValueError(f"stat: expected 'mean' or 'median', got {stat!r}")
+    if stat == "mean" and max_pairs is None:
+        # sum_{i<j} ||f_i - f_j||^2 = B * sum_i ||f_i - mu||^2  (exact, O(B d))
+        c = F - F.mean(axis=0, keepdims=True)
+        total = B * float(np.einsum("ij,ij->", c, c))
+        return total / (B * (B - 1) / 2)
+    if max_pairs is None:
+        i, j = np.triu_indices(B, k=1)
+    else:
+        rng = np.random.default_rng(seed)
+        i = rng.integers(0, B, size=max_pairs)
+        j = (i + rng.integers(1, B, size=max_pairs)) % B
+    diff = F[i] - F[j]
+    return _reduce(np.einsum("ij,ij->i", diff, diff), stat)
+
+
+def perturbation_stat(F: np.ndarray, F_pert: np.ndarray, stat: Stat = "mean") -> float:
+    """Mean or median of ||F_pert[i] - F[i]||^2 over the batch."""
+    F = _flat(F, "F")
+    P = _flat(F_pert, "F_pert")
+    if F.shape != P.shape:
+        raise ValueError(f"F_pert: expected the shape of F {F.shape}, got {P.shape}")
+    diff = P - F
+    return _reduce(np.einsum("ij,ij->i", diff, diff), stat)
+
+
+def relative_sensitivity(F: np.ndarray, F_pert: np.ndarray, stat: Stat = "mean", *,
+                         denominator: Optional[float] = None) -> float:
+    """perturbation_stat(F, F_pert) / pairwise_sq_distance_stat(F).
+
+    Returns ``nan`` when the denominator is 0 (a representation that maps every input to the same
+    point), except that a zero numerator then gives 0: a constant representation is perfectly stable.
+    """
+    num = perturbation_stat(F, F_pert, stat)
+    den = pairwise_sq_distance_stat(F, stat) if denominator is None else float(denominator)
+    if den == 0.0:
+        return 0.0 if num == 0.0 else float("nan")
+    return num / den
