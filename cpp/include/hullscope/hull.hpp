@@ -1,0 +1,83 @@
+// hullscope core: certified membership and Euclidean distance to the convex hull of a point set.
+//
+// For each query q the engine solves   min || X^T lambda - q ||  over the simplex
+// with Wolfe's minimum-norm-point active-set method (Math. Prog. 11, 1976): the corral S of
+// affinely independent rows, its weights, and an updated Cholesky factor of
+// Y_S^T Y_S + kappa e e^T (Y_S = rows of S minus q). Columns are generated from a pool: a full
+// pricing pass over X (shared by all queries in flight, see pricing.hpp) returns the P most
+// violating rows; the restricted problem over S and that pool is solved exactly; the next pass
+// either proves optimality over all rows or refills the pool. Both verdicts carry a certificate:
+//   inside  : sparse convex weights whose combination reproduces q to the stated residual;
+//   outside : a unit normal a and offset beta with a.x_i <= beta for every row and a.q - beta = margin.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hullscope/common.hpp"
+
+namespace hullscope {
+
+// A read-only n x d point set (row-major) with its per-row statistics, computed once.
+class PointSet {
+  public:
+    PointSet(const double* X, Index n, Index d, int threads);
+    const double* X() const { return X_; }
+    Index n() const { return n_; }
+    Index d() const { return d_; }
+    const std::vector<double>& norm2() const { return norm2_; }
+    double max_norm() const { return max_norm_; }
+    const std::vector<double>& lo() const { return lo_; }
+    const std::vector<double>& hi() const { return hi_; }
+    const std::vector<double>& centroid() const { return centroid_; }
+    const std::vector<double>& xc() const { return xc_; }
+
+  private:
+    const double* X_;
+    Index n_, d_;
+    std::vector<double> norm2_;
+    double max_norm_ = 0.0;
+    std::vector<double> lo_, hi_, centroid_, xc_;
+};
+
+enum Status : std::int8_t { kInside = 0, kOutside = 1, kBoundary = 2, kUnconverged = 3 };
+
+struct SolveOptions {
+    double rtol = 1e-9;       // tolerance relative to the query's scale max_i |x_i - q|
+    double gap_rtol = 1e-12;  // stop when |z|^2 - min_i z.y_i <= gap_rtol |z|^2 (or below rounding)
+    bool early_exit = false;  // membership only: stop once the verdict is certified
+    int max_passes = 1000;    // full passes over X per query
+    Index max_iterations = 0;  // Wolfe major iterations per query (0: 100 (d+1) + 1000)
+    int pool = 64;            // candidates taken from each pass
+    int block = 0;            // queries in flight (0: automatic)
+    int threads = 0;          // 0: all cores
+};
+
+// Results for B queries (arrays of length B, or B x d row-major, or CSR for the weights).
+struct SolveResult {
+    Index B = 0, d = 0;
+    std::vector<std::int8_t> status;
+    std::vector<std::uint8_t> converged;  // distance solved to the gap tolerance
+    std::vector<double> distance;   // |p - q| of the returned nearest point p
+    std::vector<double> lower;      // certified lower bound on the distance (max(margin, 0))
+    std::vector<double> margin;     // a.q - beta of the best separating hyperplane (-inf if none)
+    std::vector<double> offset;     // beta
+    std::vector<double> tol;        // absolute tolerance used
+    std::vector<double> scale;      // max_i |x_i - q| over the rows considered
+    std::vector<double> nn_distance;
+    std::vector<Index> nn_index;
+    std::vector<std::int32_t> passes;
+    std::vector<std::int64_t> iterations;
+    std::vector<double> nearest;  // B x d
+    std::vector<double> normal;   // B x d (zeros when no hyperplane)
+    std::vector<Index> indptr;    // B + 1
+    std::vector<Index> indices;
+    std::vector<double> values;
+};
+
+// Solve for the rows of Q (B x d row-major). `subset` (nsub row ids, sorted or not) restricts the
+// hull to those rows; `exclude` (length B, or null) removes one row per query (leave-one-out).
+SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index* subset, Index nsub,
+                       const Index* exclude, const SolveOptions& opt);
+
+}  // namespace hullscope

@@ -1,0 +1,58 @@
+// hullscope core: the pricing pass, the only place that streams over the whole point set.
+//
+// One pass computes T = X_rows * Z for a block of query directions Z (d x Bp, k-major, Bp a
+// multiple of 8), tile by tile, and reduces each column on the fly: the P smallest values with
+// their row indices, and optional maxima. No n x B matrix is ever stored.
+#pragma once
+
+#include <cmath>
+#include <vector>
+
+#include "hullscope/common.hpp"
+
+namespace hullscope {
+
+// A candidate row with its value. Ordered by (value, index) so that top-P sets are unique
+// whatever the partition of the rows between threads.
+struct Cand {
+    double v;
+    Index i;
+    bool operator<(const Cand& o) const { return v < o.v || (v == o.v && i < o.i); }
+};
+
+// Per-column reduction mode.
+enum class PassMode : int {
+    kNearest = 0,  // value = |x_i|^2 - 2 x_i.z ; also max(value) and max(x_i.z - xc_i)
+    kPrice = 1,    // value = x_i.z
+};
+
+struct PassColumn {
+    PassMode mode = PassMode::kPrice;
+    Index exclude = -1;  // a row to skip for this column (leave-one-out), or -1
+};
+
+struct PassOutput {
+    std::vector<Cand> best;  // the P smallest values, sorted ascending
+    double vmax = -INFINITY;  // max value (kNearest only)
+    double cmax = -INFINITY;  // max over rows of x_i.z - xc_i (kNearest only, when xc given)
+};
+
+struct PassInput {
+    const double* X = nullptr;   // n x d row-major
+    Index n = 0;
+    Index d = 0;
+    const Index* rows = nullptr;  // optional subset of rows (nrows entries), else all n rows
+    Index nrows = 0;
+    const double* norm2 = nullptr;  // |x_i|^2 for all n rows
+    const double* xc = nullptr;     // optional x_i . c for all rows (may be null)
+};
+
+// Run one pass. Zt is d x Bp (k-major: Zt[k*Bp + b]); only the first `cols.size()` columns are
+// reduced. `out` is resized to cols.size(). Deterministic for any `threads`.
+void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vector<PassColumn>& cols, int P,
+                  int threads, std::vector<PassOutput>& out);
+
+// Name of the SIMD kernel selected at run time ("avx2-fma" or "generic").
+const char* pricing_kernel_name();
+
+}  // namespace hullscope

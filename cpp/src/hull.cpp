@@ -1,0 +1,578 @@
+// hullscope core: Wolfe's minimum-norm-point method with pooled column generation (see hull.hpp).
+#include "hullscope/hull.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <numeric>
+
+#include "hullscope/pricing.hpp"
+
+#ifdef HULLSCOPE_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace hullscope {
+
+namespace {
+constexpr double kEps = std::numeric_limits<double>::epsilon();
+constexpr double kInf = std::numeric_limits<double>::infinity();
+// A new corral point is affinely dependent (numerically) when the Cholesky pivot falls below
+// this fraction of its diagonal entry.
+constexpr double kDependentPivot = 1e-13;
+}  // namespace
+
+PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) {
+    if (n <= 0 || d <= 0) throw std::invalid_argument("X: expected a non-empty (n, d) matrix");
+    const int nt = resolve_threads(threads);
+    norm2_.resize(static_cast<size_t>(n));
+    xc_.resize(static_cast<size_t>(n));
+    lo_.assign(static_cast<size_t>(d), kInf);
+    hi_.assign(static_cast<size_t>(d), -kInf);
+    centroid_.assign(static_cast<size_t>(d), 0.0);
+    // Serial, fixed-order sums: the statistics are the same for every thread count.
+    for (Index i = 0; i < n; ++i) {
+        const double* x = X + i * d;
+        for (Index k = 0; k < d; ++k) {
+            centroid_[k] += x[k];
+            lo_[k] = std::min(lo_[k], x[k]);
+            hi_[k] = std::max(hi_[k], x[k]);
+        }
+    }
+    for (Index k = 0; k < d; ++k) centroid_[k] /= static_cast<double>(n);
+    double mx = 0.0;
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(max : mx)
+#endif
+    for (Index i = 0; i < n; ++i) {
+        const double* x = X + i * d;
+        norm2_[i] = dot_fixed(x, x, d);
+        xc_[i] = dot_fixed(x, centroid_.data(), d);
+        mx = std::max(mx, norm2_[i]);
+    }
+    (void)nt;
+    max_norm_ = std::sqrt(mx);
+}
+
+namespace {
+
+enum class Inner { kRestrictedOptimal, kInside, kStalled, kLimit };
+
+// The state of one query in flight.
+struct Query {
+    Index id = 0;
+    Index exclude = -1;
+    Index d = 0;
+    const double* X = nullptr;
+    std::vector<double> q;  // own aligned copy: arithmetic never depends on the caller's layout
+    double qq = 0.0, qnorm = 0.0;
+
+    std::vector<Index> S;      // corral rows
+    std::vector<double> lam;   // their weights
+    std::vector<double> R;     // upper-triangular factor, column-major, capacity cap x cap
+    int cap = 0, k = 0;
+    std::vector<double> z;     // current point minus q
+    double zz = 0.0;
+    std::vector<Index> pool;   // candidate rows outside S
+
+    double scale = 0.0, kappa = 1.0, tol = 0.0, noise = 0.0, inside_thr = 0.0, pad = 0.0;
+    double best_margin = -kInf, best_offset = 0.0;
+    std::vector<double> best_normal;
+    double nn_dist = 0.0;
+    Index nn_idx = -1;
+    int passes = 0;
+    Index iters = 0;
+    int stalls = 0;
+    bool fresh = true, done = false, converged = false, stalled_last = false;
+
+    const double* row(Index i) const { return X + i * d; }
+    double ydot(Index a, Index b) const { return dot_shifted(row(a), row(b), q.data(), d); }
+    // z . (x_c - q) in a fixed order
+    double price(Index c) const {
+        const double* x = row(c);
+        double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        Index kk = 0;
+        for (; kk + 8 <= d; kk += 8)
+            for (int j = 0; j < 8; ++j) s[j] += z[kk + j] * (x[kk + j] - q[kk + j]);
+        for (int j = 0; kk < d; ++kk, ++j) s[j] += z[kk] * (x[kk] - q[kk]);
+        return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+    }
+    double& Rat(int i, int j) { return R[static_cast<size_t>(j) * cap + i]; }
+
+    void ensure_cap(int need) {
+        if (need <= cap) return;
+        int nc = std::max(need, std::max(8, 2 * cap));
+        std::vector<double> nr(static_cast<size_t>(nc) * nc, 0.0);
+        for (int j = 0; j < k; ++j)
+            for (int i = 0; i <= j; ++i) nr[static_cast<size_t>(j) * nc + i] = R[static_cast<size_t>(j) * cap + i];
+        R.swap(nr);
+        cap = nc;
+    }
+
+    // Append row j to the factor of Y_S^T Y_S + kappa e e^T. False when j is affinely dependent.
+    bool chol_append(Index j) {
+        ensure_cap(k + 1);
+        std::vector<double> r(static_cast<size_t>(k));
+        for (int s = 0; s < k; ++s) r[s] = ydot(S[s], j) + kappa;
+        // forward solve R^T r = g (column s of R holds R(0..s, s))
+        double rr = 0.0;
+        for (int s = 0; s < k; ++s) {
+            double acc = r[s];
+            const double* col = &R[static_cast<size_t>(s) * cap];
+            for (int l = 0; l < s; ++l) acc -= col[l] * r[l];
+            r[s] = acc / col[s];
+            rr += r[s] * r[s];
+        }
+        const double djj = ydot(j, j) + kappa;
+        const double rho2 = djj - rr;
+        if (!(rho2 > kDependentPivot * djj)) return false;
+        for (int s = 0; s < k; ++s) Rat(s, k) = r[s];
+        Rat(k, k) = std::sqrt(rho2);
+        ++k;
+        return true;
+    }
+
+    // Remove corral position p from the factor (Givens rotations restore triangularity).
+    void chol_remove(int p) {
+        for (int j = p; j + 1 < k; ++j)
+            for (int i = 0; i <= j + 1; ++i) Rat(i, j) = Rat(i, j + 1);
+        for (int j = p; j + 1 < k; ++j) {
+            const double a = Rat(j, j), b = Rat(j + 1, j);
+            const double h = std::hypot(a, b);
+            const double c = h > 0 ? a / h : 1.0, s = h > 0 ? b / h : 0.0;
+            for (int l = j; l + 1 < k; ++l) {
+                const double u = Rat(j, l), v = Rat(j + 1, l);
+                Rat(j, l) = c * u + s * v;
+                Rat(j + 1, l) = -s * u + c * v;
+            }
+            Rat(j + 1, j) = 0.0;
+        }
+        --k;
+        for (int i = 0; i < cap; ++i) Rat(i, k) = 0.0;
+    }
+
+    // Affine minimiser of the corral: alpha proportional to (Y^T Y + kappa e e^T)^{-1} e.
+    bool affine_min(std::vector<double>& alpha) {
+        alpha.assign(static_cast<size_t>(k), 1.0);
+        for (int s = 0; s < k; ++s) {
+            double acc = alpha[s];
+            const double* col = &R[static_cast<size_t>(s) * cap];
+            for (int l = 0; l < s; ++l) acc -= col[l] * alpha[l];
+            alpha[s] = acc / col[s];
+        }
+        for (int s = k - 1; s >= 0; --s) {
+            const double* col = &R[static_cast<size_t>(s) * cap];
+            alpha[s] /= col[s];
+            const double as = alpha[s];
+            for (int l = 0; l < s; ++l) alpha[l] -= col[l] * as;
+        }
+        double sum = 0.0;
+        for (double a : alpha) sum += a;
+        if (!(sum > 0.0) || !std::isfinite(sum)) return false;
+        for (double& a : alpha) a /= sum;
+        return true;
+    }
+
+    void recompute_z() {
+        std::fill(z.begin(), z.end(), 0.0);
+        for (int s = 0; s < k; ++s) {
+            const double* x = row(S[s]);
+            const double l = lam[s];
+            for (Index kk = 0; kk < d; ++kk) z[kk] += l * (x[kk] - q[kk]);
+        }
+        zz = dot_fixed(z.data(), z.data(), d);
+    }
+
+    void start_corral(Index j) {
+        S.assign(1, j);
+        lam.assign(1, 1.0);
+        k = 0;
+        cap = 0;
+        R.clear();
+        ensure_cap(8);
+        Rat(0, 0) = std::sqrt(ydot(j, j) + kappa);
+        k = 1;
+        recompute_z();
+    }
+
+    void record_hyperplane(const double* a, double offset, double margin) {
+        if (margin > best_margin) {
+            best_margin = margin;
+            best_offset = offset;
+            best_normal.assign(a, a + d);
+        }
+    }
+
+    Inner restricted_solve(const SolveOptions& opt, Index max_iter) {
+        std::vector<double> alpha;
+        for (;;) {
+            if (std::sqrt(zz) <= inside_thr) return Inner::kInside;
+            Index best = -1;
+            double bestp = kInf;
+            for (Index c : pool) {
+                const double p = price(c);
+                if (p < bestp || (p == bestp && c < best)) {
+                    bestp = p;
+                    best = c;
+                }
+            }
+            const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
+            if (best < 0 || zz - bestp <= thr) return Inner::kRestrictedOptimal;
+            if (iters >= max_iter) return Inner::kLimit;
+            ++iters;
+            pool.erase(std::find(pool.begin(), pool.end(), best));
+            if (!chol_append(best)) continue;  // dependent: drop it from the pool
+            S.push_back(best);
+            lam.push_back(0.0);
+            const double zz_before = zz;
+            // minor cycles
+            for (;;) {
+                if (!affine_min(alpha)) {
+                    // numerically singular corral: drop the newest point if it carries no weight
+                    if (!lam.empty() && lam.back() == 0.0) {
+                        chol_remove(k - 1);
+                        S.pop_back();
+                        lam.pop_back();
+                    }
+                    return Inner::kStalled;
+                }
+                bool all_pos = true;
+                for (int s = 0; s < k; ++s)
+                    if (!(alpha[s] > 0.0)) {
+                        all_pos = false;
+                        break;
+                    }
+                if (all_pos) {
+                    lam = alpha;
+                    break;
+                }
+                double theta = 1.0;
+                int arg = -1;
+                for (int s = 0; s < k; ++s) {
+                    if (alpha[s] <= 0.0) {
+                        const double den = lam[s] - alpha[s];
+                        const double t = den > 0.0 ? lam[s] / den : 0.0;
+                        if (t < theta || arg < 0) {
+                            theta = t;
+                            arg = s;
+                        }
+                    }
+                }
+                for (int s = 0; s < k; ++s) lam[s] += theta * (alpha[s] - lam[s]);
+                lam[arg] = 0.0;
+                for (int s = k - 1; s >= 0; --s) {
+                    if (lam[s] <= 0.0) {
+                        pool.push_back(S[s]);
+                        chol_remove(s);
+                        S.erase(S.begin() + s);
+                        lam.erase(lam.begin() + s);
+                    }
+                }
+                double sum = 0.0;
+                for (double l : lam) sum += l;
+                for (double& l : lam) l /= sum;
+            }
+            recompute_z();
+            if (!(zz < zz_before)) {
+                if (++stalls >= 3) return Inner::kStalled;
+            } else {
+                stalls = 0;
+            }
+        }
+    }
+};
+
+bool in_corral(const Query& Qy, Index c) { return std::find(Qy.S.begin(), Qy.S.end(), c) != Qy.S.end(); }
+
+}  // namespace
+
+SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index* subset, Index nsub,
+                       const Index* exclude, const SolveOptions& opt) {
+    const Index n = ps.n(), d = ps.d();
+    if (B < 0) throw std::invalid_argument("Q: negative number of queries");
+    if (subset && nsub <= 0) throw std::invalid_argument("subset: selects no rows of X");
+    if (!(opt.rtol > 0.0) || !(opt.rtol < 1.0)) throw std::invalid_argument("rtol: expected a number in (0, 1)");
+    if (opt.pool < 1) throw std::invalid_argument("pool: expected a positive candidate count");
+    if (opt.max_passes < 1) throw std::invalid_argument("max_passes: expected a positive count");
+    if (subset)
+        for (Index i = 0; i < nsub; ++i)
+            if (subset[i] < 0 || subset[i] >= n) throw std::invalid_argument("subset: row index out of range");
+    const int threads = resolve_threads(opt.threads);
+    const Index max_iter = opt.max_iterations > 0 ? opt.max_iterations : 100 * (d + 1) + 1000;
+    const int block = opt.block > 0 ? opt.block : (d <= 128 ? 32 : 16);
+    const int P = opt.pool;
+
+    // Statistics of the rows considered (the whole set, or the subset).
+    const std::vector<double>* lo = &ps.lo();
+    const std::vector<double>* hi = &ps.hi();
+    const std::vector<double>* cen = &ps.centroid();
+    const std::vector<double>* xc = &ps.xc();
+    std::vector<double> slo, shi, scen, sxc;
+    if (subset) {
+        slo.assign(static_cast<size_t>(d), kInf);
+        shi.assign(static_cast<size_t>(d), -kInf);
+        scen.assign(static_cast<size_t>(d), 0.0);
+        for (Index t = 0; t < nsub; ++t) {
+            const double* x = ps.X() + subset[t] * d;
+            for (Index kk = 0; kk < d; ++kk) {
+                scen[kk] += x[kk];
+                slo[kk] = std::min(slo[kk], x[kk]);
+                shi[kk] = std::max(shi[kk], x[kk]);
+            }
+        }
+        for (Index kk = 0; kk < d; ++kk) scen[kk] /= static_cast<double>(nsub);
+        sxc.assign(static_cast<size_t>(n), 0.0);
+        for (Index t = 0; t < nsub; ++t) sxc[subset[t]] = dot_fixed(ps.X() + subset[t] * d, scen.data(), d);
+        lo = &slo;
+        hi = &shi;
+        cen = &scen;
+        xc = &sxc;
+    }
+
+    PassInput pin;
+    pin.X = ps.X();
+    pin.n = n;
+    pin.d = d;
+    pin.rows = subset;
+    pin.nrows = subset ? nsub : n;
+    pin.norm2 = ps.norm2().data();
+    pin.xc = xc->data();
+
+    SolveResult res;
+    res.B = B;
+    res.d = d;
+    res.status.assign(B, kUnconverged);
+    res.converged.assign(B, 0);
+    res.distance.assign(B, 0.0);
+    res.lower.assign(B, 0.0);
+    res.margin.assign(B, -kInf);
+    res.offset.assign(B, 0.0);
+    res.tol.assign(B, 0.0);
+    res.scale.assign(B, 0.0);
+    res.nn_distance.assign(B, 0.0);
+    res.nn_index.assign(B, -1);
+    res.passes.assign(B, 0);
+    res.iterations.assign(B, 0);
+    res.nearest.assign(static_cast<size_t>(B * d), 0.0);
+    res.normal.assign(static_cast<size_t>(B * d), 0.0);
+    std::vector<std::vector<Index>> sup_i(static_cast<size_t>(B));
+    std::vector<std::vector<double>> sup_v(static_cast<size_t>(B));
+
+    const double Rmax = ps.max_norm();
+    std::vector<std::unique_ptr<Query>> active;
+    Index next = 0;
+    std::vector<double> Zt;
+    std::vector<PassColumn> cols;
+    std::vector<PassOutput> pout;
+
+    auto finalize = [&](Query& qy) {
+        const Index b = qy.id;
+        const double res_norm = std::sqrt(qy.zz);
+        int8_t st;
+        if (qy.best_margin > qy.tol) st = kOutside;
+        else if (res_norm <= qy.tol) st = qy.best_margin > 0.0 ? kBoundary : kInside;
+        else st = qy.converged ? kBoundary : kUnconverged;
+        res.status[b] = st;
+        res.converged[b] = qy.converged ? 1 : 0;
+        res.distance[b] = res_norm;
+        res.lower[b] = st == kInside ? 0.0 : std::max(0.0, std::min(qy.best_margin, res_norm));
+        res.margin[b] = qy.best_margin;
+        res.offset[b] = qy.best_offset;
+        res.tol[b] = qy.tol;
+        res.scale[b] = qy.scale;
+        res.nn_distance[b] = qy.nn_dist;
+        res.nn_index[b] = qy.nn_idx;
+        res.passes[b] = qy.passes;
+        res.iterations[b] = qy.iters;
+        for (Index kk = 0; kk < d; ++kk) res.nearest[b * d + kk] = qy.q[kk] + qy.z[kk];
+        if (!qy.best_normal.empty())
+            for (Index kk = 0; kk < d; ++kk) res.normal[b * d + kk] = qy.best_normal[kk];
+        std::vector<Index> order(static_cast<size_t>(qy.k));
+        std::iota(order.begin(), order.end(), 0);
+        std::sort(order.begin(), order.end(), [&](Index a, Index c) { return qy.S[a] < qy.S[c]; });
+        for (Index o : order) {
+            sup_i[b].push_back(qy.S[o]);
+            sup_v[b].push_back(qy.lam[o]);
+        }
+    };
+
+    auto process = [&](Query& qy, const PassOutput& po) {
+        ++qy.passes;
+        const Index dd = qy.d;
+        if (qy.fresh) {
+            qy.fresh = false;
+            if (po.best.empty()) throw std::invalid_argument("exclude: leaves no rows in the hull");
+            // exact nearest neighbour among the candidates ranked by the expanded distance
+            double best = kInf;
+            Index bi = -1;
+            for (const Cand& c : po.best) {
+                const double dd2 = qy.ydot(c.i, c.i);
+                if (dd2 < best || (dd2 == best && c.i < bi)) {
+                    best = dd2;
+                    bi = c.i;
+                }
+            }
+            qy.nn_idx = bi;
+            qy.nn_dist = std::sqrt(best);
+            qy.scale = std::max(std::sqrt(std::max(po.vmax + qy.qq, 0.0)), qy.nn_dist);
+            const double mag = Rmax + qy.qnorm;
+            qy.kappa = qy.scale > 0 ? qy.scale * qy.scale : 1.0;
+            qy.tol = opt.rtol * qy.scale;
+            qy.noise = 16.0 * kEps * std::sqrt(static_cast<double>(dd)) * mag;
+            qy.pad = 4.0 * static_cast<double>(dd + 2) * kEps * mag;
+            qy.inside_thr = std::min(qy.tol, std::max(1e-3 * qy.tol, 4.0 * kEps * std::sqrt((double)dd) * mag));
+            qy.z.assign(static_cast<size_t>(dd), 0.0);
+            // cheap certificates: the centroid direction and the bounding box
+            {
+                std::vector<double> a(static_cast<size_t>(dd));
+                double na2 = 0.0, cq = 0.0;
+                for (Index kk = 0; kk < dd; ++kk) {
+                    a[kk] = qy.q[kk] - (*cen)[kk];
+                    na2 += a[kk] * a[kk];
+                    cq += (*cen)[kk] * qy.q[kk];
+                }
+                const double na = std::sqrt(na2);
+                if (na > 0 && std::isfinite(po.cmax)) {
+                    const double offset = po.cmax / na + qy.pad;
+                    const double margin = (qy.qq - cq) / na - offset;
+                    for (double& v : a) v /= na;
+                    qy.record_hyperplane(a.data(), offset, margin);
+                }
+                for (Index kk = 0; kk < dd; ++kk) {
+                    const double up = qy.q[kk] - (*hi)[kk], dn = (*lo)[kk] - qy.q[kk];
+                    if (up > qy.best_margin || dn > qy.best_margin) {
+                        std::fill(a.begin(), a.end(), 0.0);
+                        if (up >= dn) {
+                            a[kk] = 1.0;
+                            qy.record_hyperplane(a.data(), (*hi)[kk], up);
+                        } else {
+                            a[kk] = -1.0;
+                            qy.record_hyperplane(a.data(), -(*lo)[kk], dn);
+                        }
+                    }
+                }
+            }
+            qy.start_corral(bi);
+            qy.pool.clear();
+            for (const Cand& c : po.best)
+                if (c.i != bi) qy.pool.push_back(c.i);
+            if (qy.scale == 0.0) {  // every row equals q
+                qy.converged = true;
+                qy.done = true;
+                return;
+            }
+            if (opt.early_exit && qy.best_margin > qy.tol) {
+                qy.done = true;
+                return;
+            }
+        } else {
+            const double nz = std::sqrt(qy.zz);
+            const double zq = dot_fixed(qy.z.data(), qy.q.data(), dd);
+            const double min_t = po.best.front().v;
+            const double m_full = min_t - zq;
+            if (nz > 0) {
+                std::vector<double> a(qy.z);
+                for (double& v : a) v = -v / nz;
+                const double offset = -min_t / nz + qy.pad;
+                const double margin = -zq / nz - offset;
+                qy.record_hyperplane(a.data(), offset, margin);
+            }
+            const double thr = std::max(opt.gap_rtol * qy.zz, qy.noise * nz);
+            if (qy.zz - m_full <= thr) {
+                qy.converged = true;
+                qy.done = true;
+                return;
+            }
+            if ((opt.early_exit && qy.best_margin > qy.tol) || qy.passes >= opt.max_passes || qy.stalled_last) {
+                qy.done = true;
+                return;
+            }
+            qy.pool.clear();
+            for (const Cand& c : po.best) {
+                if (qy.zz - (c.v - zq) <= thr) break;  // sorted ascending: the rest are no better
+                if (!in_corral(qy, c.i)) qy.pool.push_back(c.i);
+            }
+            if (qy.pool.empty()) {  // the only violators are already in the corral: rounding floor
+                qy.done = true;
+                return;
+            }
+        }
+        const Inner r = qy.restricted_solve(opt, max_iter);
+        switch (r) {
+            case Inner::kInside:
+                qy.converged = true;
+                qy.done = true;
+                break;
+            case Inner::kRestrictedOptimal:
+                qy.stalled_last = false;
+                break;
+            case Inner::kStalled:
+                qy.stalled_last = true;  // one more pass decides convergence
+                break;
+            case Inner::kLimit:
+                qy.done = true;
+                break;
+        }
+    };
+
+    while (next < B || !active.empty()) {
+        while (static_cast<int>(active.size()) < block && next < B) {
+            auto qy = std::make_unique<Query>();
+            qy->id = next;
+            qy->exclude = exclude ? exclude[next] : -1;
+            qy->d = d;
+            qy->X = ps.X();
+            qy->q.assign(Q + next * d, Q + (next + 1) * d);
+            qy->qq = dot_fixed(qy->q.data(), qy->q.data(), d);
+            qy->qnorm = std::sqrt(qy->qq);
+            active.push_back(std::move(qy));
+            ++next;
+        }
+        const int Bact = static_cast<int>(active.size());
+        const int Bp = (Bact + 7) / 8 * 8;
+        Zt.assign(static_cast<size_t>(d * Bp), 0.0);
+        cols.assign(static_cast<size_t>(Bact), PassColumn{});
+        for (int b = 0; b < Bact; ++b) {
+            Query& qy = *active[b];
+            const double* col = qy.fresh ? qy.q.data() : qy.z.data();
+            for (Index kk = 0; kk < d; ++kk) Zt[kk * Bp + b] = col[kk];
+            cols[b].mode = qy.fresh ? PassMode::kNearest : PassMode::kPrice;
+            cols[b].exclude = qy.exclude;
+        }
+        pricing_pass(pin, Zt.data(), Bp, cols, P, threads, pout);
+
+        std::vector<std::string> errors(static_cast<size_t>(Bact));
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#endif
+        for (int b = 0; b < Bact; ++b) {
+            try {
+                process(*active[b], pout[b]);
+            } catch (const std::exception& e) {
+                errors[b] = e.what();
+                active[b]->done = true;
+            }
+        }
+        for (int b = 0; b < Bact; ++b)
+            if (!errors[b].empty()) throw std::invalid_argument(errors[b]);
+        std::vector<std::unique_ptr<Query>> keep;
+        for (auto& qy : active) {
+            if (qy->done) finalize(*qy);
+            else keep.push_back(std::move(qy));
+        }
+        active.swap(keep);
+    }
+
+    res.indptr.assign(static_cast<size_t>(B + 1), 0);
+    for (Index b = 0; b < B; ++b) res.indptr[b + 1] = res.indptr[b] + static_cast<Index>(sup_i[b].size());
+    res.indices.reserve(static_cast<size_t>(res.indptr[B]));
+    res.values.reserve(static_cast<size_t>(res.indptr[B]));
+    for (Index b = 0; b < B; ++b) {
+        res.indices.insert(res.indices.end(), sup_i[b].begin(), sup_i[b].end());
+        res.values.insert(res.values.end(), sup_v[b].begin(), sup_v[b].end());
+    }
+    return res;
+}
+
+}  // namespace hullscope

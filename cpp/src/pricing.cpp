@@ -1,0 +1,171 @@
+// hullscope core: the blocked pricing pass (see pricing.hpp).
+//
+// The micro-kernel computes a 4-row x 8-column tile of X_rows * Z as plain sequential sums over k
+// (one accumulator per output element). Every output element is therefore the same function of
+// (x_i, z_b) wherever the row and the column sit in the tile, which is what makes a query's result
+// independent of the other queries in flight and of the thread count. An AVX2+FMA build of the
+// kernel is selected at run time where the CPU has it; the generic build is plain C++.
+#include "hullscope/pricing.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#ifdef HULLSCOPE_HAVE_OPENMP
+#include <omp.h>
+#endif
+
+namespace hullscope {
+
+namespace {
+
+constexpr int kRowTile = 4;
+constexpr int kColTile = 8;
+constexpr int kRowBlock = 256;  // rows per work item; fixed, so results never depend on threads
+
+#define HULLSCOPE_TILE_BODY                                                                      \
+    double acc[kRowTile][kColTile];                                                              \
+    for (int r = 0; r < kRowTile; ++r)                                                           \
+        for (int j = 0; j < kColTile; ++j) acc[r][j] = 0.0;                                      \
+    for (Index k = 0; k < d; ++k) {                                                              \
+        const double* zk = Zt + k * Bp + c0;                                                     \
+        for (int r = 0; r < kRowTile; ++r) {                                                     \
+            const double xv = xr[r][k];                                                          \
+            for (int j = 0; j < kColTile; ++j) acc[r][j] += xv * zk[j];                          \
+        }                                                                                        \
+    }                                                                                            \
+    for (int r = 0; r < kRowTile; ++r)                                                           \
+        for (int j = 0; j < kColTile; ++j) T[r * Bp + c0 + j] = acc[r][j];
+
+using TileFn = void (*)(const double* const* xr, const double* Zt, Index d, int Bp, int c0, double* T);
+
+void tile_generic(const double* const* xr, const double* Zt, Index d, int Bp, int c0, double* T) {
+    HULLSCOPE_TILE_BODY
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define HULLSCOPE_X86_DISPATCH 1
+__attribute__((target("avx2,fma"))) void tile_avx2(const double* const* xr, const double* Zt, Index d, int Bp,
+                                                   int c0, double* T) {
+    HULLSCOPE_TILE_BODY
+}
+#endif
+
+TileFn select_tile() {
+#ifdef HULLSCOPE_X86_DISPATCH
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return tile_avx2;
+#endif
+    return tile_generic;
+}
+
+const TileFn g_tile = select_tile();
+
+inline void heap_offer(std::vector<Cand>& h, int P, const Cand& c) {
+    if (static_cast<int>(h.size()) < P) {
+        h.push_back(c);
+        std::push_heap(h.begin(), h.end());
+    } else if (c < h.front()) {
+        std::pop_heap(h.begin(), h.end());
+        h.back() = c;
+        std::push_heap(h.begin(), h.end());
+    }
+}
+
+}  // namespace
+
+const char* pricing_kernel_name() {
+#ifdef HULLSCOPE_X86_DISPATCH
+    if (g_tile == tile_avx2) return "avx2-fma";
+#endif
+    return "generic";
+}
+
+void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vector<PassColumn>& cols, int P,
+                  int threads, std::vector<PassOutput>& out) {
+    const Index d = in.d;
+    const Index nrows = in.rows ? in.nrows : in.n;
+    const int B = static_cast<int>(cols.size());
+    const Index nblocks = (nrows + kRowBlock - 1) / kRowBlock;
+    const std::vector<double> zero_row(static_cast<size_t>(d), 0.0);
+
+    int nt = 1;
+#ifdef HULLSCOPE_HAVE_OPENMP
+    nt = std::max(1, std::min<int>(threads, static_cast<int>(std::max<Index>(nblocks, 1))));
+#endif
+    std::vector<std::vector<PassOutput>> partial(static_cast<size_t>(nt), std::vector<PassOutput>(B));
+
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel num_threads(nt)
+#endif
+    {
+        int tid = 0;
+#ifdef HULLSCOPE_HAVE_OPENMP
+        tid = omp_get_thread_num();
+#endif
+        std::vector<PassOutput>& mine = partial[static_cast<size_t>(tid)];
+        for (auto& o : mine) o.best.reserve(static_cast<size_t>(P) + 1);
+        std::vector<double> T(static_cast<size_t>(kRowBlock) * Bp);
+        std::vector<Index> ids(kRowBlock);
+        std::vector<const double*> ptr(kRowBlock);
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (Index blk = 0; blk < nblocks; ++blk) {
+            const Index r0 = blk * kRowBlock;
+            const int nr = static_cast<int>(std::min<Index>(kRowBlock, nrows - r0));
+            const int nr_pad = (nr + kRowTile - 1) / kRowTile * kRowTile;
+            for (int r = 0; r < nr_pad; ++r) {
+                if (r < nr) {
+                    const Index id = in.rows ? in.rows[r0 + r] : r0 + r;
+                    ids[r] = id;
+                    ptr[r] = in.X + id * d;
+                } else {
+                    ptr[r] = zero_row.data();
+                }
+            }
+            for (int r = 0; r < nr_pad; r += kRowTile)
+                for (int c0 = 0; c0 < Bp; c0 += kColTile) g_tile(&ptr[r], Zt, d, Bp, c0, T.data() + r * Bp);
+            for (int b = 0; b < B; ++b) {
+                PassOutput& o = mine[b];
+                const PassColumn& col = cols[b];
+                if (col.mode == PassMode::kPrice) {
+                    for (int r = 0; r < nr; ++r) {
+                        if (ids[r] == col.exclude) continue;
+                        heap_offer(o.best, P, Cand{T[r * Bp + b], ids[r]});
+                    }
+                } else {
+                    for (int r = 0; r < nr; ++r) {
+                        const Index id = ids[r];
+                        if (id == col.exclude) continue;
+                        const double t = T[r * Bp + b];
+                        const double v = in.norm2[id] - 2.0 * t;
+                        heap_offer(o.best, P, Cand{v, id});
+                        if (v > o.vmax) o.vmax = v;
+                        if (in.xc) {
+                            const double cv = t - in.xc[id];
+                            if (cv > o.cmax) o.cmax = cv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Merge: the top-P of a union is unique under the (value, index) order, so the order of
+    // merging does not matter; maxima are exact.
+    out.assign(static_cast<size_t>(B), PassOutput{});
+    for (int b = 0; b < B; ++b) {
+        std::vector<Cand> all;
+        for (int t = 0; t < nt; ++t) {
+            const PassOutput& p = partial[static_cast<size_t>(t)][b];
+            all.insert(all.end(), p.best.begin(), p.best.end());
+            out[b].vmax = std::max(out[b].vmax, p.vmax);
+            out[b].cmax = std::max(out[b].cmax, p.cmax);
+        }
+        std::sort(all.begin(), all.end());
+        if (static_cast<int>(all.size()) > P) all.resize(static_cast<size_t>(P));
+        out[b].best = std::move(all);
+    }
+}
+
+}  // namespace hullscope
