@@ -1,0 +1,39 @@
+"""Typed surface of hullscope's compiled core (C++17/Eigen/OpenMP via pybind11).
+
+Arrays must already be float64 (int64 for indices) and C-contiguous: the core never converts or
+copies them (a mismatch is a TypeError). The Python layer (hullscope.hull) does the one conversion.
+"""
+from typing import Any, Dict, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+def build_info() -> Dict[str, Any]: ...
+
+class PointSet:
+    def __init__(self, X: npt.NDArray[np.float64], threads: int = 0) -> None: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def d(self) -> int: ...
+    @property
+    def array(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def max_norm(self) -> float: ...
+
+def solve(
+    points: PointSet,
+    Q: npt.NDArray[np.float64],
+    subset: Optional[npt.NDArray[np.int64]] = None,
+    exclude: Optional[npt.NDArray[np.int64]] = None,
+    rtol: float = 1e-9,
+    gap_rtol: float = 1e-12,
+    early_exit: bool = False,
+    max_passes: int = 1000,
+    max_iterations: int = 0,
+    pool: int = 64,
+    block: int = 0,
+    threads: int = 0,
+) -> Dict[str, np.ndarray]: ...
