@@ -21,6 +21,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // A new corral point is affinely dependent (numerically) when the Cholesky pivot falls below
 // this fraction of its diagonal entry.
 constexpr double kDependentPivot = 1e-13;
+// A major iteration that lowers |z|^2 by less than this fraction counts as a stall.
+constexpr double kMinProgress = 1e-13;
 }  // namespace
 
 PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) {
@@ -84,6 +86,7 @@ struct Query {
     int passes = 0;
     Index iters = 0;
     int stalls = 0;
+    bool refactored = false;
     bool fresh = true, done = false, converged = false, stalled_last = false;
 
     const double* row(Index i) const { return X + i * d; }
@@ -133,6 +136,30 @@ struct Query {
         return true;
     }
 
+    // Rebuild the factor from scratch (clears the rounding that rank-one updates accumulate).
+    // Returns false if the corral has become numerically affinely dependent.
+    bool refactor() {
+        const int kk = k;
+        std::vector<Index> keepS = S;
+        k = 0;
+        std::fill(R.begin(), R.end(), 0.0);
+        std::vector<Index> S2;
+        std::vector<double> lam2;
+        for (int s = 0; s < kk; ++s) {
+            S.assign(S2.begin(), S2.end());
+            if (chol_append(keepS[s])) {
+                S2.push_back(keepS[s]);
+                lam2.push_back(lam[s]);
+            }
+        }
+        S.swap(S2);
+        double sum = 0.0;
+        for (double l : lam2) sum += l;
+        for (double& l : lam2) l /= sum;
+        lam.swap(lam2);
+        return static_cast<int>(S.size()) == kk;
+    }
+
     // Remove corral position p from the factor (Givens rotations restore triangularity).
     void chol_remove(int p) {
         for (int j = p; j + 1 < k; ++j)
@@ -152,21 +179,26 @@ struct Query {
         for (int i = 0; i < cap; ++i) Rat(i, k) = 0.0;
     }
 
-    // Affine minimiser of the corral: alpha proportional to (Y^T Y + kappa e e^T)^{-1} e.
-    bool affine_min(std::vector<double>& alpha) {
-        alpha.assign(static_cast<size_t>(k), 1.0);
+    // Solve R^T R x = b in place.
+    void chol_solve(std::vector<double>& x) const {
         for (int s = 0; s < k; ++s) {
-            double acc = alpha[s];
+            double acc = x[s];
             const double* col = &R[static_cast<size_t>(s) * cap];
-            for (int l = 0; l < s; ++l) acc -= col[l] * alpha[l];
-            alpha[s] = acc / col[s];
+            for (int l = 0; l < s; ++l) acc -= col[l] * x[l];
+            x[s] = acc / col[s];
         }
         for (int s = k - 1; s >= 0; --s) {
             const double* col = &R[static_cast<size_t>(s) * cap];
-            alpha[s] /= col[s];
-            const double as = alpha[s];
-            for (int l = 0; l < s; ++l) alpha[l] -= col[l] * as;
+            x[s] /= col[s];
+            const double xs = x[s];
+            for (int l = 0; l < s; ++l) x[l] -= col[l] * xs;
         }
+    }
+
+    // Affine minimiser of the corral: alpha proportional to M^{-1} e, M = Y^T Y + kappa e e^T.
+    bool affine_min(std::vector<double>& alpha) {
+        alpha.assign(static_cast<size_t>(k), 1.0);
+        chol_solve(alpha);
         double sum = 0.0;
         for (double a : alpha) sum += a;
         if (!(sum > 0.0) || !std::isfinite(sum)) return false;
@@ -235,7 +267,10 @@ struct Query {
                         S.pop_back();
                         lam.pop_back();
                     }
-                    return Inner::kStalled;
+                    if (refactored) return Inner::kStalled;
+                    refactor();
+                    refactored = true;
+                    continue;
                 }
                 bool all_pos = true;
                 for (int s = 0; s < k; ++s)
@@ -274,10 +309,17 @@ struct Query {
                 for (double& l : lam) l /= sum;
             }
             recompute_z();
-            if (!(zz < zz_before)) {
-                if (++stalls >= 3) return Inner::kStalled;
+            if (!(zz < zz_before * (1.0 - kMinProgress))) {
+                if (++stalls >= 3) {
+                    if (refactored) return Inner::kStalled;
+                    refactor();  // one fresh factorisation before giving up
+                    recompute_z();
+                    refactored = true;
+                    stalls = 0;
+                }
             } else {
                 stalls = 0;
+                refactored = false;
             }
         }
     }
@@ -300,7 +342,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             if (subset[i] < 0 || subset[i] >= n) throw std::invalid_argument("subset: row index out of range");
     const int threads = resolve_threads(opt.threads);
     const Index max_iter = opt.max_iterations > 0 ? opt.max_iterations : 100 * (d + 1) + 1000;
-    const int block = opt.block > 0 ? opt.block : (d <= 128 ? 32 : 16);
+    const int block = opt.block > 0 ? opt.block : (d <= 1024 ? 32 : 16);
     const int P = opt.pool;
 
     // Statistics of the rows considered (the whole set, or the subset).

@@ -429,7 +429,7 @@ class Hull:
         pool : int
             Candidate rows taken per pass (column generation width).
         block : int
-            Queries priced together in one pass (0: automatic, 32 for d <= 128 else 16).
+            Queries priced together in one pass (0: automatic, 32 for d <= 1024 else 16).
         chunk_size : int, optional
             Queries per call into the core (affects only progress reporting granularity).
 
