@@ -66,14 +66,20 @@ def emit(**kw) -> None:
     print(json.dumps(kw), flush=True)
 
 
-def time_per_query(fn, Q, repeats=3, **kw):
-    """Per-query time of one batched call over all of Q (best of ``repeats`` runs: the machine is shared)."""
-    best = float("inf")
+def batch_times(fn, Q, repeats=5):
+    """Per-query time of one batched call over all of Q on 1 and on 2 threads.
+
+    The two thread counts are run alternately and each keeps its best time, so that drift on a
+    shared machine hits both alike.
+    """
+    best = {1: float("inf"), 2: float("inf")}
+    res = {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        batch = fn(Q, **kw)
-        best = min(best, time.perf_counter() - t0)
-    return batch, best / len(Q)
+        for th in (1, 2):
+            t0 = time.perf_counter()
+            res[th] = fn(Q, threads=th)
+            best[th] = min(best[th], time.perf_counter() - t0)
+    return res, {th: best[th] / len(Q) for th in best}
 
 
 def highs_member(X, q, time_limit):
@@ -91,23 +97,25 @@ def run_case(name, X, Q, labels_in, n_highs, highs_limit, rss_before):
     sampler = PeakRSS()
     h = Hull(X)
     out = {}
-    for th in (1, 2):
-        for meth in ("contains", "distance"):
-            res, t_batch = time_per_query(getattr(h, meth), Q, threads=th)
-            # per-query times from single-query calls on a sample, to report a median
-            sample = range(0, len(Q), max(1, len(Q) // 20))
+    for meth in ("contains", "distance"):
+        results, per_query = batch_times(getattr(h, meth), Q)
+        for th in (1, 2):
+            res = results[th]
+            # single-query calls on a sample: the latency of one query on its own
             singles = []
-            for i in sample:
+            for i in range(0, len(Q), max(1, len(Q) // 20)):
                 t0 = time.perf_counter()
                 getattr(h, meth)(Q[i], threads=th)
                 singles.append(time.perf_counter() - t0)
             ok = bool(res.verify())
-            out[(meth, th)] = (res, t_batch, float(np.median(singles)))
-            emit(case=name, method=meth, threads=th, batch_ms_per_query=1e3 * t_batch,
+            out[(meth, th)] = (res, per_query[th], float(np.median(singles)))
+            emit(case=name, method=meth, threads=th, batch_ms_per_query=1e3 * per_query[th],
                  single_query_median_ms=1e3 * float(np.median(singles)),
                  passes_median=float(np.median(res.passes)), passes_max=int(res.passes.max()),
-                 iterations_median=float(np.median(res.iterations)), verified=ok, inside=int(res.inside.sum()), outside=int(res.outside.sum()),
-                 boundary=int((res.status == 'boundary').sum()), unconverged=int((res.status == 'unconverged').sum()))
+                 iterations_median=float(np.median(res.iterations)), verified=ok,
+                 inside=int(res.inside.sum()), outside=int(res.outside.sum()),
+                 boundary=int((res.status == "boundary").sum()),
+                 unconverged=int((res.status == "unconverged").sum()))
     peak = sampler.stop() - rss_before
     for meth in ("contains", "distance"):
         t1, t2 = out[(meth, 1)][1], out[(meth, 2)][1]

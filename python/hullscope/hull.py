@@ -224,9 +224,9 @@ class DistanceResult:
                     continue
                 hx = Xh @ a
                 if self.exclude is not None and self.exclude[i] >= 0:
-                    keep = np.ones(X.shape[0], dtype=bool)
-                    keep[self.exclude[i]] = False
-                    hx = (X[keep] if self.subset is None else X[np.setdiff1d(self.subset, [self.exclude[i]])]) @ a
+                    ex = int(self.exclude[i])
+                    pos = ex if self.subset is None else int(np.searchsorted(self.subset, ex))
+                    hx[pos] = -np.inf  # the excluded row is not part of this query's hull
                 worst = float(hx.max())
                 if worst > self.offset[i]:
                     fails.append(f"query {i}: a hull row violates the hyperplane by {worst - self.offset[i]:.3e}")
