@@ -278,6 +278,36 @@ class DistanceResult:
 MembershipResult = DistanceResult
 
 
+def validate_subset(subset: Any, n: int) -> Optional[np.ndarray]:
+    """A boolean mask (n,) or integer row indices -> sorted unique int64 rows (None stays None)."""
+    if subset is None:
+        return None
+    s = to_numpy(subset, "subset")
+    if s.dtype == np.bool_:
+        if s.shape != (n,):
+            raise ValueError(f"subset: a boolean mask must have shape ({n},), got {s.shape}")
+        s = np.flatnonzero(s)
+    elif np.issubdtype(s.dtype, np.integer):
+        if s.ndim != 1:
+            raise ValueError(f"subset: expected a 1-D array of row indices, got shape {s.shape}")
+        if s.size and (s.min() < 0 or s.max() >= n):
+            raise ValueError(f"subset: row indices must lie in [0, {n}), got range [{s.min()}, {s.max()}]")
+        s = np.unique(s)
+    else:
+        raise TypeError(f"subset: expected a boolean mask or integer row indices, got dtype {s.dtype}")
+    if s.size == 0:
+        raise ValueError("subset: selects no rows; the hull of an empty set is empty")
+    return np.ascontiguousarray(s, dtype=np.int64)
+
+
+def check_rtol(rtol: float) -> float:
+    """Validate a relative tolerance."""
+    rtol = float(rtol)
+    if not (0.0 < rtol < 1e-2):
+        raise ValueError(f"rtol: expected a relative tolerance in (0, 1e-2), got {rtol}")
+    return rtol
+
+
 def _core():
     try:
         from . import _core as core
@@ -336,32 +366,9 @@ class Hull:
 
     # ---- argument handling --------------------------------------------------------------------
     def _subset(self, subset: Any) -> Optional[np.ndarray]:
-        if subset is None:
-            return None
-        s = to_numpy(subset, "subset")
-        if s.dtype == np.bool_:
-            if s.shape != (self.n,):
-                raise ValueError(f"subset: a boolean mask must have shape ({self.n},), got {s.shape}")
-            s = np.flatnonzero(s)
-        elif np.issubdtype(s.dtype, np.integer):
-            if s.ndim != 1:
-                raise ValueError(f"subset: expected a 1-D array of row indices, got shape {s.shape}")
-            if s.size and (s.min() < 0 or s.max() >= self.n):
-                raise ValueError(f"subset: row indices must lie in [0, {self.n}), got range "
-                                 f"[{s.min()}, {s.max()}]")
-            s = np.unique(s)
-        else:
-            raise TypeError(f"subset: expected a boolean mask or integer row indices, got dtype {s.dtype}")
-        if s.size == 0:
-            raise ValueError("subset: selects no rows; the hull of an empty set is empty")
-        return np.ascontiguousarray(s, dtype=np.int64)
+        return validate_subset(subset, self.n)
 
-    @staticmethod
-    def _check_rtol(rtol: float) -> float:
-        rtol = float(rtol)
-        if not (0.0 < rtol < 1e-2):
-            raise ValueError(f"rtol: expected a relative tolerance in (0, 1e-2), got {rtol}")
-        return rtol
+    _check_rtol = staticmethod(check_rtol)
 
     def _run(self, Q: np.ndarray, *, subset: Optional[np.ndarray], exclude: Optional[np.ndarray],
              early_exit: bool, threads: Optional[int], progress: bool, rtol: float, max_passes: int,
@@ -404,10 +411,22 @@ class Hull:
             warnings.warn(msg, RuntimeWarning, stacklevel=3)
         return res
 
+    def _distributed(self, method, Q, subset, exclude, client, out, threads, progress, rtol, max_passes, pool,
+                     block, chunk_size, dask_options):
+        if client is None:
+            raise ValueError("client: checkpointing (out=) and Dask options run on a Dask cluster; pass "
+                             "client=dask.distributed.Client(...) or use hullscope.distributed.local_client()")
+        from .distributed import run_hull
+
+        return run_hull(self._X, Q, method=method, client=client, out=out, subset=subset, exclude=exclude,
+                        chunk_size=chunk_size, threads_per_task=threads, progress=progress, rtol=rtol,
+                        max_passes=max_passes, pool=pool, block=block, **dask_options)
+
     # ---- public queries -----------------------------------------------------------------------
     def distance(self, Q: Any, *, subset: Any = None, threads: Optional[int] = None, progress: bool = False,
                  rtol: float = 1e-9, max_passes: int = 1000, pool: int = 64, block: int = 0,
-                 chunk_size: Optional[int] = None) -> DistanceResult:
+                 chunk_size: Optional[int] = None, client: Any = None, out: Optional[str] = None,
+                 **dask_options: Any) -> DistanceResult:
         """Euclidean distance from each query to conv(X), with the nearest point and certificates.
 
         Parameters
@@ -431,12 +450,23 @@ class Hull:
         block : int
             Queries priced together in one pass (0: automatic, 32 for d <= 1024 else 16).
         chunk_size : int, optional
-            Queries per call into the core (affects only progress reporting granularity).
+            Queries per call into the core (affects only progress reporting granularity), or per
+            Dask task when ``client`` is given.
+        client : dask.distributed.Client, optional
+            Run the chunks on this Dask cluster (see :mod:`hullscope.distributed`); ``threads`` is
+            then the thread count of each task.
+        out : path, optional
+            With ``client``: checkpoint folder; a rerun resumes from it.
+        **dask_options
+            With ``client``: ``shared_path``, ``retries``, ``on_chunk_done``, ``return_report``.
 
         Returns
         -------
         DistanceResult
         """
+        if client is not None or out is not None or dask_options:
+            return self._distributed("distance", Q, subset, None, client, out, threads, progress, rtol, max_passes,
+                                     pool, block, chunk_size, dask_options)
         Qm = as_matrix(Q, "Q", d=self.d, allow_vector=True)
         return self._run(Qm, subset=self._subset(subset), exclude=None, early_exit=False, threads=threads,
                          progress=progress, rtol=rtol, max_passes=max_passes, pool=pool, block=block,
@@ -444,14 +474,19 @@ class Hull:
 
     def contains(self, Q: Any, *, subset: Any = None, threads: Optional[int] = None, progress: bool = False,
                  rtol: float = 1e-9, max_passes: int = 1000, pool: int = 64, block: int = 0,
-                 chunk_size: Optional[int] = None) -> MembershipResult:
+                 chunk_size: Optional[int] = None, client: Any = None, out: Optional[str] = None,
+                 **dask_options: Any) -> MembershipResult:
         """Certified membership of each query in conv(X).
 
         Same engine and arguments as :meth:`distance`, but each query stops as soon as its verdict is
         certified: an inside query once its convex weights reproduce it within ``tol``, an outside
         query once a hyperplane separates it by more than ``tol``. Distances of early-stopped outside
         queries are bounds (``lower <= true distance <= distance``; ``converged`` is False).
+        ``client``/``out`` run it on a Dask cluster, as in :meth:`distance`.
         """
+        if client is not None or out is not None or dask_options:
+            return self._distributed("contains", Q, subset, None, client, out, threads, progress, rtol, max_passes,
+                                     pool, block, chunk_size, dask_options)
         Qm = as_matrix(Q, "Q", d=self.d, allow_vector=True)
         return self._run(Qm, subset=self._subset(subset), exclude=None, early_exit=True, threads=threads,
                          progress=progress, rtol=rtol, max_passes=max_passes, pool=pool, block=block,
@@ -460,7 +495,8 @@ class Hull:
     def leave_one_out(self, indices: Any = None, *, subset: Any = None, exact_distance: bool = False,
                       threads: Optional[int] = None, progress: bool = False, rtol: float = 1e-9,
                       max_passes: int = 1000, pool: int = 64, block: int = 0,
-                      chunk_size: Optional[int] = None) -> DistanceResult:
+                      chunk_size: Optional[int] = None, client: Any = None, out: Optional[str] = None,
+                      **dask_options: Any) -> DistanceResult:
         """For each row i in ``indices``: is x_i inside conv(X without row i)?
 
         Parameters
@@ -492,6 +528,9 @@ class Hull:
             if not np.isin(idx, pool_rows).all():
                 raise ValueError("indices: every row must belong to the hull (the subset when one is given)")
             idx = np.ascontiguousarray(idx, dtype=np.int64)
+        if client is not None or out is not None or dask_options:
+            return self._distributed("distance" if exact_distance else "contains", self._X[idx], sub, idx, client,
+                                     out, threads, progress, rtol, max_passes, pool, block, chunk_size, dask_options)
         Qm = np.ascontiguousarray(self._X[idx])
         return self._run(Qm, subset=sub, exclude=idx, early_exit=not exact_distance, threads=threads,
                          progress=progress, rtol=rtol, max_passes=max_passes, pool=pool, block=block,

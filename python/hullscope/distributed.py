@@ -1,0 +1,477 @@
+"""Hull analyses on a Dask cluster: chunked, checkpointed, resumable, with nothing lost.
+
+The queries of one call are cut into chunks; every chunk is one Dask task against the same
+read-only X. X reaches the workers once: from a memory-mapped ``.npy`` on a shared path when
+``shared_path`` is given (each worker process maps it once and caches its :class:`~hullscope.Hull`),
+otherwise by a single broadcast (``client.scatter(X, broadcast=True)``), again cached per worker
+process. Each chunk's result is written by the client, as it arrives, to ``out/chunk-XXXXX.npz``
+(through a temporary file and an atomic rename) and recorded with its SHA-256 in
+``out/manifest.json``. A rerun with the same arguments skips the chunks on disk whose checksum
+matches, recomputes missing or corrupted ones, and returns a result bitwise identical to an
+uninterrupted run (query results never depend on chunking or thread counts). An output folder
+holding results of other arguments is refused.
+
+Failures: a task that raises is retried (``retries``), a lost worker's tasks are rescheduled by
+Dask; a chunk that still fails is reported by id in :class:`ChunkFailures`, after every other chunk
+has been computed and written.
+
+Threads: the Dask nanny sets ``OMP_NUM_THREADS=1`` in workers, so every task passes an explicit
+thread count to the core (``threads_per_task``, default: the worker's ``nthreads``). The choice is
+logged and recorded in the manifest.
+
+Examples
+--------
+>>> from dask.distributed import Client, LocalCluster            # doctest: +SKIP
+>>> client = Client(LocalCluster(n_workers=2, threads_per_worker=1))  # doctest: +SKIP
+>>> r = Hull(X).distance(Q, client=client, out="runs/pixels")     # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ._progress import progress_bar
+from ._validation import as_matrix
+
+log = logging.getLogger(__name__)
+
+__all__ = ["run_hull", "distance", "contains", "leave_one_out", "analyze_spaces", "check_workers",
+           "local_client", "ChunkFailures", "RunReport"]
+
+MANIFEST = "manifest.json"
+_RESULT_FIELDS = ["status", "distance", "lower", "converged", "nearest", "indptr", "indices", "values", "normal",
+                  "offset", "margin", "nn_distance", "nn_index", "tol", "scale", "passes", "iterations"]
+
+
+class ChunkFailures(RuntimeError):
+    """Some chunks failed after their retries. Every other chunk is on disk; a rerun resumes."""
+
+    def __init__(self, failed: Dict[int, str], out: Optional[Path]):
+        self.failed = dict(failed)
+        self.out = out
+        lines = "\n".join(f"  chunk {k}: {v}" for k, v in sorted(failed.items()))
+        where = f" The completed chunks are saved in {str(out)!r}; rerun to resume." if out else ""
+        super().__init__(f"{len(failed)} chunk(s) failed after retries:\n{lines}\n{where}")
+
+
+@dataclass
+class RunReport:
+    """What one distributed call did: chunk ids computed now, reused from disk, and failed."""
+
+    n_chunks: int
+    computed: List[int] = field(default_factory=list)
+    skipped: List[int] = field(default_factory=list)
+    recomputed_corrupt: List[int] = field(default_factory=list)
+    failed: Dict[int, str] = field(default_factory=dict)
+    threads_per_task: int = 0
+
+
+# ---- worker side ----------------------------------------------------------------------------------
+
+_WORKER_HULLS: Dict[str, Any] = {}
+
+
+def _worker_hull(key: str, X: Any, shared_path: Optional[str]):
+    """The Hull of X on this worker process, built once and cached under ``key``."""
+    h = _WORKER_HULLS.get(key)
+    if h is None:
+        from .hull import Hull
+
+        if shared_path is not None:
+            X = np.load(shared_path, mmap_mode="r")
+        h = Hull(X, threads=1)
+        _WORKER_HULLS.clear()  # keep one point set per process: X can be large
+        _WORKER_HULLS[key] = h
+    return h
+
+
+def _solve_chunk(key: str, X: Any, shared_path: Optional[str], method: str, Qc: np.ndarray,
+                 exclude: Optional[np.ndarray], subset: Optional[np.ndarray], opts: dict, threads: int) -> dict:
+    h = _worker_hull(key, X, shared_path)
+    res = h._run(Qc, subset=subset, exclude=exclude, early_exit=(method != "distance"), threads=threads,
+                 progress=False, chunk_size=None, desc=method, **opts)
+    return res.to_dict()
+
+
+def _worker_version() -> str:
+    import hullscope
+
+    return hullscope.__version__
+
+
+# ---- client side ----------------------------------------------------------------------------------
+
+def local_client(n_workers: int = 2, threads_per_worker: int = 1, **kw: Any):
+    """A ``Client`` on a new ``LocalCluster`` (the embedded default). Close it when done."""
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise ImportError('hullscope.distributed needs dask: pip install "hullscope[dask]"') from exc
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+                           dashboard_address=None, **kw)
+    return Client(cluster)
+
+
+def check_workers(client: Any) -> Dict[str, str]:
+    """Check that every worker imports hullscope at the client's version; return {worker: version}."""
+    from . import __version__
+
+    try:
+        versions = client.run(_worker_version)
+    except Exception as exc:  # a worker without hullscope raises ImportError inside client.run
+        raise RuntimeError(f"client: a worker cannot import hullscope ({type(exc).__name__}: {exc}); "
+                           f"install hullscope=={__version__} on every worker") from exc
+    if not versions:
+        raise RuntimeError("client: the cluster has no workers")
+    bad = {w: v for w, v in versions.items() if v != __version__}
+    if bad:
+        raise RuntimeError(f"client: workers run other hullscope versions than the client ({__version__}): {bad}")
+    return versions
+
+
+def _sha256_array(h: "hashlib._Hash", a: Optional[np.ndarray]) -> None:
+    if a is None:
+        h.update(b"<none>")
+        return
+    a = np.ascontiguousarray(a)
+    h.update(str(a.dtype).encode() + str(a.shape).encode())
+    h.update(memoryview(a).cast("B"))
+
+
+def _fingerprint(X: np.ndarray, Q: np.ndarray, method: str, subset, exclude, opts: dict, chunk_size: int) -> str:
+    from . import __version__
+
+    h = hashlib.sha256()
+    for a in (X, Q, subset, exclude):
+        _sha256_array(h, a)
+    h.update(json.dumps({"method": method, "opts": opts, "chunk_size": chunk_size, "version": __version__},
+                        sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _save_chunk(path: Path, arrays: dict) -> str:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    _atomic_write_bytes(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+class _Manifest:
+    def __init__(self, out: Path, fingerprint: str, meta: dict):
+        self.path = out / MANIFEST
+        self.out = out
+        if self.path.exists():
+            try:
+                old = json.loads(self.path.read_text())
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"out: {str(self.path)!r} is unreadable or corrupt ({exc}); "
+                                 "use another folder or delete it") from exc
+            if old.get("fingerprint") != fingerprint:
+                raise ValueError(f"out: {str(out)!r} holds results of different arguments "
+                                 f"(method {old.get('meta', {}).get('method')!r}, "
+                                 f"{old.get('meta', {}).get('n_queries')} queries); refusing to mix them. "
+                                 "Use another folder.")
+            self.data = old
+        else:
+            self.data = {"fingerprint": fingerprint, "meta": meta, "chunks": {}}
+            self.flush()
+
+    def flush(self) -> None:
+        _atomic_write_bytes(self.path, json.dumps(self.data, indent=1, sort_keys=True).encode())
+
+    def valid_chunk(self, cid: int) -> Optional[dict]:
+        rec = self.data["chunks"].get(str(cid))
+        if rec is None:
+            return None
+        p = self.out / rec["file"]
+        if not p.is_file() or _file_sha256(p) != rec["sha256"]:
+            return None
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                return {k: z[k] for k in _RESULT_FIELDS}
+        except Exception:
+            return None
+
+    def record(self, cid: int, fname: str, sha: str, rows: Tuple[int, int]) -> None:
+        self.data["chunks"][str(cid)] = {"file": fname, "sha256": sha, "rows": list(rows)}
+        self.flush()
+
+
+def _assemble(parts: List[dict], X: np.ndarray, Q: np.ndarray, subset, exclude, method: str, rtol: float):
+    from .hull import STATUS_NAMES, DistanceResult
+
+    offs = np.cumsum([0] + [int(p["indptr"][-1]) for p in parts[:-1]])
+    indptr = np.concatenate([parts[0]["indptr"][:1]] + [p["indptr"][1:] + o for p, o in zip(parts, offs)])
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in _RESULT_FIELDS if k != "indptr"}
+    status = cat.pop("status")
+    if status.dtype.kind != "U":
+        status = STATUS_NAMES[status.astype(np.intp)]
+    return DistanceResult(status=status, indptr=indptr, rtol=rtol, method=method, X=X, Q=Q, subset=subset,
+                          exclude=exclude, **cat)
+
+
+def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, out: Optional[str] = None,
+             subset: Any = None, exclude: Optional[np.ndarray] = None, chunk_size: Optional[int] = None,
+             threads_per_task: Optional[int] = None, shared_path: Optional[str] = None, retries: int = 2,
+             progress: bool = True, rtol: float = 1e-9, max_passes: int = 1000, pool: int = 64, block: int = 0,
+             on_chunk_done: Optional[Callable[[int], None]] = None,
+             return_report: bool = False):
+    """Run ``Hull(X).distance`` / ``contains`` (or leave-one-out via ``exclude``) over a Dask cluster.
+
+    Parameters
+    ----------
+    X : array-like, shape (n, d)
+        The hull's points (validated and converted once, on the client).
+    Q : array-like, shape (B, d)
+        Queries.
+    method : {"distance", "contains"}
+    client : dask.distributed.Client, optional
+        Default: a new ``LocalCluster`` with 2 single-threaded worker processes, closed afterwards.
+    out : path, optional
+        Checkpoint folder (created). Without it nothing is written and nothing can be resumed.
+    subset, exclude : optional
+        As in :meth:`hullscope.Hull.distance` (``exclude`` gives one row per query to leave out).
+    chunk_size : int, optional
+        Queries per task (default: about 8 chunks per worker, between 16 and 4096 queries).
+    threads_per_task : int, optional
+        Threads each task's core call uses (default: the workers' ``nthreads``).
+    shared_path : path, optional
+        A ``.npy`` file readable by every worker at this path, holding exactly X (checked by
+        shape and dtype); workers memory-map it instead of receiving a broadcast.
+    retries : int
+        Extra attempts for a chunk whose task raises.
+    on_chunk_done : callable, optional
+        Called on the client with each chunk id once it is safely on disk (for monitoring).
+    return_report : bool
+        Also return a :class:`RunReport`.
+
+    Returns
+    -------
+    DistanceResult, or (DistanceResult, RunReport)
+        Bitwise identical to the local call with the same arguments.
+    """
+    from . import hull as _hull
+
+    if method not in ("distance", "contains"):
+        raise ValueError(f"method: expected 'distance' or 'contains', got {method!r}")
+    Xm = as_matrix(X, "X")
+    Qm = as_matrix(Q, "Q", d=Xm.shape[1], allow_vector=True)
+    sub = _hull.validate_subset(subset, Xm.shape[0])
+    rtol = _hull.check_rtol(rtol)
+    if not isinstance(retries, (int, np.integer)) or retries < 0:
+        raise ValueError(f"retries: expected a non-negative int, got {retries!r}")
+    if exclude is not None:
+        exclude = np.ascontiguousarray(exclude, dtype=np.int64)
+        if exclude.shape != (Qm.shape[0],):
+            raise ValueError(f"exclude: expected one row index per query, shape ({Qm.shape[0]},)")
+    opts = {"rtol": rtol, "max_passes": int(max_passes), "pool": int(pool), "block": int(block)}
+
+    own_client = client is None
+    if own_client:
+        client = local_client()
+    try:
+        check_workers(client)
+        info = client.scheduler_info()
+        workers = info.get("workers", {})
+        nthreads = [w.get("nthreads", 1) for w in workers.values()] or [1]
+        if threads_per_task is None:
+            threads_per_task = int(min(nthreads))
+        if not isinstance(threads_per_task, (int, np.integer)) or threads_per_task < 1:
+            raise ValueError(f"threads_per_task: expected a positive int, got {threads_per_task!r}")
+        log.info("hullscope.distributed: %d workers, %d core thread(s) per task (workers' OMP_NUM_THREADS "
+                 "is ignored: the count is passed explicitly)", len(workers), threads_per_task)
+        B = Qm.shape[0]
+        if chunk_size is None:
+            chunk_size = int(np.clip(-(-B // (8 * max(1, len(workers)))), 16, 4096))
+        if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+            raise ValueError(f"chunk_size: expected a positive int, got {chunk_size!r}")
+        bounds = [(a, min(B, a + chunk_size)) for a in range(0, B, chunk_size)]
+        # the fingerprint hashes X and Q (a pass over them): only needed to guard a checkpoint folder
+        fp = _fingerprint(Xm, Qm, method, sub, exclude, opts, int(chunk_size)) if out is not None else None
+        report = RunReport(n_chunks=len(bounds), threads_per_task=int(threads_per_task))
+
+        manifest = None
+        outp = None
+        if out is not None:
+            outp = Path(out)
+            try:
+                outp.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise PermissionError(f"out: cannot create {str(outp)!r}: {exc.strerror}") from exc
+            if not os.access(outp, os.W_OK):
+                raise PermissionError(f"out: {str(outp)!r} is not writable")
+            manifest = _Manifest(outp, fp, {"method": method, "n_queries": B, "n": Xm.shape[0], "d": Xm.shape[1],
+                                            "chunk_size": int(chunk_size), "threads_per_task": int(threads_per_task),
+                                            "opts": opts})
+
+        parts: Dict[int, dict] = {}
+        todo = []
+        for cid in range(len(bounds)):
+            got = manifest.valid_chunk(cid) if manifest is not None else None
+            if got is not None:
+                parts[cid] = got
+                report.skipped.append(cid)
+            else:
+                if manifest is not None and str(cid) in manifest.data["chunks"]:
+                    report.recomputed_corrupt.append(cid)
+                    log.warning("chunk %d on disk is missing or corrupt; recomputing it", cid)
+                todo.append(cid)
+
+        if todo:
+            if shared_path is not None:
+                sp = Path(shared_path)
+                try:
+                    mm = np.load(sp, mmap_mode="r")
+                except (OSError, ValueError) as exc:
+                    raise ValueError(f"shared_path: cannot read {str(sp)!r} as a .npy array: {exc}") from exc
+                if mm.shape != Xm.shape or mm.dtype != np.float64:
+                    raise ValueError(f"shared_path: {str(sp)!r} holds {mm.dtype} {mm.shape}, expected float64 "
+                                     f"{Xm.shape} (the same X)")
+                x_ref, spath = None, str(sp.resolve())
+                st = sp.stat()
+                key = f"{spath}:{st.st_size}:{st.st_mtime_ns}"
+            else:
+                x_ref, spath = client.scatter(Xm, broadcast=True, hash=False), None
+                key = str(x_ref.key)
+            from dask.distributed import as_completed
+
+            futures = {}
+            for cid in todo:
+                a, b = bounds[cid]
+                ex = None if exclude is None else exclude[a:b]
+                fut = client.submit(_solve_chunk, key, x_ref, spath, method, Qm[a:b], ex, sub, opts,
+                                    int(threads_per_task), retries=int(retries), pure=False)
+                futures[fut] = cid
+            with progress_bar(progress, len(bounds), f"hull {method} (chunks)", unit="chunk") as bar:
+                bar.update(len(parts))
+                for fut in as_completed(list(futures)):
+                    cid = futures[fut]
+                    try:
+                        arrays = fut.result()
+                    except Exception as exc:  # retries exhausted, or the worker kept dying
+                        report.failed[cid] = f"{type(exc).__name__}: {exc}"
+                        log.error("chunk %d failed after retries: %s", cid, exc)
+                        continue
+                    if manifest is not None:
+                        fname = f"chunk-{cid:05d}.npz"
+                        sha = _save_chunk(outp / fname, arrays)
+                        manifest.record(cid, fname, sha, bounds[cid])
+                    parts[cid] = arrays
+                    report.computed.append(cid)
+                    bar.update(1)
+                    if on_chunk_done is not None:
+                        on_chunk_done(cid)
+            if x_ref is not None:
+                client.cancel(x_ref)
+        if report.failed:
+            raise ChunkFailures(report.failed, outp)
+        res = _assemble([parts[c] for c in range(len(bounds))], Xm, Qm, sub, exclude, method, rtol)
+        bad = int(np.sum(res.status == "unconverged"))
+        if bad:
+            log.warning("%d of %d queries did not converge within max_passes=%d", bad, B, max_passes)
+        return (res, report) if return_report else res
+    finally:
+        if own_client:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def distance(X: Any, Q: Any, **kw: Any):
+    """:func:`run_hull` with ``method="distance"``."""
+    return run_hull(X, Q, method="distance", **kw)
+
+
+def contains(X: Any, Q: Any, **kw: Any):
+    """:func:`run_hull` with ``method="contains"``."""
+    return run_hull(X, Q, method="contains", **kw)
+
+
+def leave_one_out(X: Any, indices: Any = None, *, exact_distance: bool = False, **kw: Any):
+    """Leave-one-out sweep on a cluster: is x_i inside conv(X without row i)? (see Hull.leave_one_out)."""
+    Xm = as_matrix(X, "X")
+    if Xm.shape[0] < 2:
+        raise ValueError("leave_one_out: needs at least 2 rows in the hull (removing one must leave one)")
+    idx = np.arange(Xm.shape[0], dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+    if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= Xm.shape[0]:
+        raise ValueError(f"indices: expected a non-empty 1-D array of rows in [0, {Xm.shape[0]})")
+    return run_hull(Xm, np.ascontiguousarray(Xm[idx]), method="distance" if exact_distance else "contains",
+                    exclude=idx, **kw)
+
+
+def analyze_spaces(spaces: Dict[str, Tuple[Any, Any]], *, client: Any = None, out: Optional[str] = None,
+                   **kw: Any) -> Dict[str, dict]:
+    """Per-space extrapolation analysis on a cluster.
+
+    Parameters
+    ----------
+    spaces : dict name -> (train, test)
+        Train and test features of each space, shapes (n, d_space) and (B, d_space).
+    out : path, optional
+        Each space checkpoints into ``out/<name>/`` and resumes independently.
+
+    Returns
+    -------
+    dict name -> {"result": DistanceResult, "fraction_outside", "median_hull_distance",
+    "median_nn_distance", "median_hull_over_nn"}
+    """
+    if not spaces:
+        raise ValueError("spaces: expected at least one (train, test) pair")
+    own_client = client is None
+    if own_client:
+        client = local_client()
+    try:
+        summary = {}
+        for name, pair in spaces.items():
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"spaces[{name!r}]: expected a (train, test) pair")
+            tr, te = pair
+            sub_out = None if out is None else str(Path(out) / name)
+            r = run_hull(tr, te, method="distance", client=client, out=sub_out, **kw)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = r.distance / r.nn_distance
+            summary[name] = {"result": r, "fraction_outside": r.fraction_outside,
+                             "median_hull_distance": float(np.median(r.distance)),
+                             "median_nn_distance": float(np.median(r.nn_distance)),
+                             "median_hull_over_nn": float(np.nanmedian(ratio))}
+        return summary
+    finally:
+        if own_client:
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
