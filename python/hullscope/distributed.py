@@ -16,8 +16,9 @@ Dask; a chunk that still fails is reported by id in :class:`ChunkFailures`, afte
 has been computed and written.
 
 Threads: the Dask nanny sets ``OMP_NUM_THREADS=1`` in workers, so every task passes an explicit
-thread count to the core (``threads_per_task``, default: the worker's ``nthreads``). The choice is
-logged and recorded in the manifest.
+thread count to the core (``threads_per_task``, default 1, since each Dask worker thread runs its own
+chunk; raise it for workers with one Dask thread and several cores). The choice is logged and
+recorded in the manifest.
 
 Examples
 --------
@@ -43,7 +44,7 @@ from ._validation import as_matrix
 
 log = logging.getLogger(__name__)
 
-__all__ = ["run_hull", "distance", "contains", "leave_one_out", "analyze_spaces", "check_workers",
+__all__ = ["run_hull", "release", "distance", "contains", "leave_one_out", "analyze_spaces", "check_workers",
            "local_client", "ChunkFailures", "RunReport"]
 
 MANIFEST = "manifest.json"
@@ -118,6 +119,33 @@ def local_client(n_workers: int = 2, threads_per_worker: int = 1, **kw: Any):
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
                            dashboard_address=None, **kw)
     return Client(cluster)
+
+
+_BROADCASTS: Dict[str, Tuple[Tuple, Any]] = {}
+
+
+def _broadcast(client: Any, Xm: np.ndarray):
+    """Ship X to every worker once per client; later calls with the same array reuse it.
+
+    The same array means the same memory, shape and strides (X must not be modified in place while
+    a hull uses it, as documented on :class:`hullscope.Hull`). Only the latest X is kept per client.
+    """
+    ident = (Xm.__array_interface__["data"][0], Xm.shape, Xm.strides)
+    cached = _BROADCASTS.get(client.id)
+    if cached is not None and cached[0] == ident and cached[1].status == "finished":
+        return cached[1]
+    if cached is not None:
+        client.cancel(cached[1])
+    fut = client.scatter(Xm, broadcast=True, hash=False, direct=True)
+    _BROADCASTS[client.id] = (ident, fut)
+    return fut
+
+
+def release(client: Any) -> None:
+    """Drop the copy of X that :func:`run_hull` keeps on the workers of ``client``."""
+    cached = _BROADCASTS.pop(client.id, None)
+    if cached is not None:
+        client.cancel(cached[1])
 
 
 def check_workers(client: Any) -> Dict[str, str]:
@@ -265,12 +293,13 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
     subset, exclude : optional
         As in :meth:`hullscope.Hull.distance` (``exclude`` gives one row per query to leave out).
     chunk_size : int, optional
-        Queries per task (default: about 8 chunks per worker, between 16 and 4096 queries).
+        Queries per task (default: about 2 chunks per worker thread, between 16 and 4096 queries).
     threads_per_task : int, optional
-        Threads each task's core call uses (default: the workers' ``nthreads``).
+        Threads each task's core call uses (default 1: every Dask worker thread runs its own chunk).
     shared_path : path, optional
         A ``.npy`` file readable by every worker at this path, holding exactly X (checked by
-        shape and dtype); workers memory-map it instead of receiving a broadcast.
+        shape and dtype); workers memory-map it instead of receiving a broadcast. Without it X is
+        broadcast once per client and kept on the workers for later calls (see :func:`release`).
     retries : int
         Extra attempts for a chunk whose task raises.
     on_chunk_done : callable, optional
@@ -307,15 +336,20 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         info = client.scheduler_info()
         workers = info.get("workers", {})
         nthreads = [w.get("nthreads", 1) for w in workers.values()] or [1]
+        total_threads = int(sum(nthreads))
         if threads_per_task is None:
-            threads_per_task = int(min(nthreads))
+            # one core thread per Dask worker thread: each worker thread runs its own chunk, so the
+            # cores are neither idle nor oversubscribed
+            threads_per_task = 1
         if not isinstance(threads_per_task, (int, np.integer)) or threads_per_task < 1:
             raise ValueError(f"threads_per_task: expected a positive int, got {threads_per_task!r}")
         log.info("hullscope.distributed: %d workers, %d core thread(s) per task (workers' OMP_NUM_THREADS "
                  "is ignored: the count is passed explicitly)", len(workers), threads_per_task)
         B = Qm.shape[0]
         if chunk_size is None:
-            chunk_size = int(np.clip(-(-B // (8 * max(1, len(workers)))), 16, 4096))
+            # about 2 chunks per worker thread: enough to balance and checkpoint, few enough that
+            # each core call still prices a full block of queries per pass
+            chunk_size = int(np.clip(-(-B // (2 * max(1, total_threads))), 16, 4096))
         if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
             raise ValueError(f"chunk_size: expected a positive int, got {chunk_size!r}")
         bounds = [(a, min(B, a + chunk_size)) for a in range(0, B, chunk_size)]
@@ -364,7 +398,7 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
                 st = sp.stat()
                 key = f"{spath}:{st.st_size}:{st.st_mtime_ns}"
             else:
-                x_ref, spath = client.scatter(Xm, broadcast=True, hash=False), None
+                x_ref, spath = _broadcast(client, Xm), None
                 key = str(x_ref.key)
             from dask.distributed import as_completed
 
@@ -394,8 +428,6 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
                     bar.update(1)
                     if on_chunk_done is not None:
                         on_chunk_done(cid)
-            if x_ref is not None:
-                client.cancel(x_ref)
         if report.failed:
             raise ChunkFailures(report.failed, outp)
         res = _assemble([parts[c] for c in range(len(bounds))], Xm, Qm, sub, exclude, method, rtol)
