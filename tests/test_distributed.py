@@ -150,3 +150,20 @@ def test_version_mismatch_is_refused(client, monkeypatch):
     monkeypatch.setattr(hullscope, "__version__", "0.0.0-other")
     with pytest.raises(RuntimeError, match="versions"):
         hd.check_workers(client)
+
+
+def test_analyze_spaces_per_space_checkpoints(client, data, tmp_path):
+    X, Q = data
+    rng = np.random.default_rng(1)
+    P = rng.normal(size=(20, 5))
+    spaces = {"raw": (X, Q[:30]), "projected": (X @ rng.normal(size=(20, 5)), Q[:30] @ rng.normal(size=(20, 5)))}
+    spaces["projected"] = (X @ P, Q[:30] @ P)
+    out = tmp_path / "spaces"
+    summary = hd.analyze_spaces(spaces, client=client, out=str(out), chunk_size=10, progress=False)
+    for name, (tr, te) in spaces.items():
+        local = Hull(tr).distance(te)
+        assert_same(local, summary[name]["result"])
+        assert summary[name]["fraction_outside"] == pytest.approx(local.fraction_outside)
+        assert (out / name / "manifest.json").is_file()
+    with pytest.raises(ValueError, match="spaces"):
+        hd.analyze_spaces({}, client=client)
