@@ -1,0 +1,169 @@
+"""D_f, G_f and R_f of a torch model, layer by layer.
+
+For a representation f (a layer's activations, flattened) and a batch of distinct images x:
+
+    D_f = < ||f(tau x) - f(x)||^2 > / < ||f(x) - f(z)||^2 >     (tau: a random diffeomorphism)
+    G_f = < ||f(x + eta) - f(x)||^2 > / < ||f(x) - f(z)||^2 >   (eta: noise with ||eta|| = ||tau x - x||)
+    R_f = D_f / G_f
+
+The denominator runs over pairs of distinct images of the batch; ``< >`` is the mean or the median
+(both are computed). The normalisation is :mod:`hullscope.sensitivity`, shared with the hierarchy
+module. Every seed draws new diffeomorphisms and new noise; results are reported per seed and as
+mean +- standard deviation over seeds.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from .._progress import progress_bar
+from .._torch import collect_activations, resolve_layers
+from ..sensitivity import pairwise_sq_distance_stat, perturbation_stat
+from .diffeo import _as_images, _check_c, _check_T, apply_fields, noise_like, sample_fields, temperature_range
+
+__all__ = ["StabilityResult", "stability"]
+
+STATS = ("mean", "median")
+
+
+@dataclass(frozen=True)
+class StabilityResult:
+    """D, G and R per seed and layer, for the mean and the median statistic.
+
+    Attributes
+    ----------
+    layers : list of str
+        Layer names in forward order ('input' first, 'output' last when included).
+    values : dict
+        ``values[stat][obs]`` is an array of shape (n_seeds, n_layers), stat in {'mean', 'median'},
+        obs in {'D', 'G', 'R'}.
+    T, c : float
+        Temperature and cutoff of the diffeomorphisms.
+    seeds : list of int
+    n_images : int
+    """
+
+    layers: List[str]
+    values: Dict[str, Dict[str, np.ndarray]]
+    T: float
+    c: float
+    seeds: List[int]
+    n_images: int
+    interp: str = "bilinear"
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    def mean(self, obs: str = "R", stat: str = "mean") -> np.ndarray:
+        """Average over seeds, shape (n_layers,)."""
+        return self.values[stat][obs].mean(axis=0)
+
+    def std(self, obs: str = "R", stat: str = "mean") -> np.ndarray:
+        """Standard deviation over seeds, shape (n_layers,) (0 with a single seed)."""
+        v = self.values[stat][obs]
+        return v.std(axis=0, ddof=1) if v.shape[0] > 1 else np.zeros(v.shape[1])
+
+    def to_dict(self) -> dict:
+        return {"layers": self.layers, "T": self.T, "c": self.c, "seeds": self.seeds, "n_images": self.n_images,
+                "interp": self.interp, "meta": self.meta,
+                "values": {s: {o: v.tolist() for o, v in d.items()} for s, d in self.values.items()}}
+
+    def to_json(self, path: str) -> None:
+        with open(path, "w") as fh:
+            json.dump(self.to_dict(), fh, indent=1)
+
+    def plot(self, path: Optional[str] = None, stat: str = "mean"):
+        """D, G and R against depth with error bars over seeds (log scale). Returns the figure."""
+        try:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise ImportError('plotting needs matplotlib: pip install "hullscope[plot]"') from exc
+        fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(self.layers) + 2), 4))
+        x = np.arange(len(self.layers))
+        for obs, col in (("D", "tab:blue"), ("G", "tab:orange"), ("R", "tab:green")):
+            ax.errorbar(x, self.mean(obs, stat), yerr=self.std(obs, stat), label=f"{obs}_f", color=col,
+                        marker="o", capsize=3)
+        ax.set_yscale("log")
+        ax.set_xticks(x)
+        ax.set_xticklabels(self.layers, rotation=60, ha="right", fontsize=8)
+        ax.set_ylabel(f"relative sensitivity ({stat})")
+        ax.set_title(f"stability to diffeomorphisms vs noise (T={self.T:.3g}, c={self.c:g})")
+        ax.legend()
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
+
+def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] = None, *,
+              T: Optional[float] = None, c: float = 3.0, seeds: Sequence[int] = (0, 1, 2),
+              interp: str = "bilinear", device: Any = "cpu", batch_size: int = 256,
+              field_sampler: Optional[Callable[[int, int, Any], np.ndarray]] = None,
+              progress: bool = False) -> StabilityResult:
+    """Measure D_f, G_f and R_f of ``model`` at each layer.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    images : array or tensor, shape (B, H, W) or (B, C, H, W), square, B >= 2 distinct images
+        In the model's input units; B = 500 is typical.
+    layers : None, "all", or list of names
+        Layer names from ``model.named_modules()``, plus 'input' and 'output'. Default: all leaves.
+    T : float, optional
+        Temperature. Default: the geometric mean of ``temperature_range(n, c)``.
+    c : float
+        High-frequency cutoff (> 1).
+    seeds : sequence of int
+        One draw of diffeomorphisms and noise per seed.
+    interp : {"bilinear", "nearest", "gaussian"}
+    device : torch device for the forward passes.
+    field_sampler : callable (B, n, seed) -> fields (B, 2, n, n) in pixels, optional
+        Another family of deformations (e.g. moves of single pixels); default: the max-entropy
+        diffeomorphisms at temperature T and cutoff c.
+
+    Returns
+    -------
+    StabilityResult
+    """
+    x = _as_images(images)
+    B, _, n, _ = x.shape
+    if B < 2:
+        raise ValueError(f"images: need at least 2 images for the pairwise denominator, got {B}")
+    c = _check_c(c)
+    if T is None:
+        lo, hi = temperature_range(n, c)
+        T = float(np.sqrt(lo * hi))
+    T = _check_T(T)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
+    names = resolve_layers(model, layers)
+    model = model.to(device)
+    clean = collect_activations(model, x, names, device=device, batch_size=batch_size)
+    den = {s: {L: pairwise_sq_distance_stat(clean[L], s) for L in names} for s in STATS}
+    vals = {s: {o: np.zeros((len(seeds), len(names))) for o in ("D", "G", "R")} for s in STATS}
+    with progress_bar(progress, len(seeds), "stability (seeds)", unit="seed") as bar:
+        for k, seed in enumerate(seeds):
+            if field_sampler is None:
+                fields = sample_fields(B, n, T, c, seed=[seed, 0])
+            else:
+                fields = np.asarray(field_sampler(B, n, [seed, 0]), dtype=np.float64)
+            tx = apply_fields(x, fields, interp)
+            nx = noise_like(x, tx, seed=[seed, 1])
+            ft = collect_activations(model, tx, names, device=device, batch_size=batch_size)
+            fn = collect_activations(model, nx, names, device=device, batch_size=batch_size)
+            for s in STATS:
+                for j, L in enumerate(names):
+                    d0 = den[s][L]
+                    num_d = perturbation_stat(clean[L], ft[L], s)
+                    num_g = perturbation_stat(clean[L], fn[L], s)
+                    D = (0.0 if num_d == 0 else np.nan) if d0 == 0 else num_d / d0
+                    G = (0.0 if num_g == 0 else np.nan) if d0 == 0 else num_g / d0
+                    vals[s]["D"][k, j] = D
+                    vals[s]["G"][k, j] = G
+                    vals[s]["R"][k, j] = D / G if G > 0 else np.nan
+            bar.update(1)
+    return StabilityResult(layers=names, values=vals, T=T, c=c, seeds=seeds, n_images=B, interp=interp)

@@ -1,0 +1,157 @@
+"""Diffeomorphisms and D_f / G_f / R_f: closed forms, invariances and bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from hullscope.stability import (apply_fields, jacobian_determinant, noise_like, sample_fields,  # noqa: E402
+                                 stability, temperature_for_displacement, temperature_range,
+                                 typical_displacement)
+
+
+@pytest.mark.parametrize("c", [3.0, 10.0])
+def test_field_vanishes_on_the_border(c):
+    T = temperature_range(28, c)[1]
+    f = sample_fields(50, 28, T, c, seed=0)
+    assert np.abs(f).max() > 0.1
+    for edge in (f[:, :, 0, :], f[:, :, -1, :], f[:, :, :, 0], f[:, :, :, -1]):
+        assert np.abs(edge).max() < 1e-12
+
+
+@pytest.mark.parametrize("c", [3.0, 10.0, 30.0])
+def test_typical_displacement_matches_formula(c):
+    n = 32
+    T_min, T_max = temperature_range(n, c)
+    for T in (T_min, T_max):
+        f = sample_fields(3000, n, T, c, seed=1)
+        emp = np.sqrt(np.mean(np.sum(f ** 2, axis=1)))
+        assert emp == pytest.approx(typical_displacement(T, c, n, exact=True), rel=0.03)
+    # the published continuum formula: half a pixel at T_min, within its approximation error
+    assert typical_displacement(T_min, c, n) == pytest.approx(0.5)
+    assert typical_displacement(T_min, c, n, exact=True) == pytest.approx(0.5, rel=0.2)
+    assert temperature_for_displacement(typical_displacement(T_max, c, n), c, n) == pytest.approx(T_max)
+
+
+def test_no_overhangs_well_below_T_max():
+    for c in (3.0, 10.0, 30.0):
+        T_max = temperature_range(28, c)[1]
+        det = jacobian_determinant(400, 48, T_max / 10, c, seed=2)
+        assert det.min() > 0
+        # overhangs do appear as T passes T_max (it bounds the typical, not the largest, gradient)
+        frac = [(jacobian_determinant(400, 48, T, c, seed=2).reshape(400, -1).min(1) <= 0).mean()
+                for T in (T_max / 4, T_max, 4 * T_max)]
+        assert frac[0] <= frac[1] <= frac[2] and frac[2] > 0.5
+
+
+def test_jacobian_matches_finite_differences():
+    n, c = 400, 5.0
+    T = temperature_range(28, c)[1]
+    f = sample_fields(1, n, T, c, seed=3)[0] / n  # unit-square displacement
+    h = 1.0 / (n - 1)
+    du = np.gradient(f, h, axis=2)
+    dv = np.gradient(f, h, axis=1)
+    det_fd = (1 - du[0]) * (1 - dv[1]) - du[1] * dv[0]
+    det = jacobian_determinant(1, n, T, c, seed=3)[0]
+    np.testing.assert_allclose(det[5:-5, 5:-5], det_fd[5:-5, 5:-5], atol=1e-3)
+
+
+def test_zero_field_is_identity_and_shift_moves_pixels():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(3, 1, 10, 10))
+    for interp in ("bilinear", "nearest", "gaussian"):
+        y = apply_fields(x, np.zeros((3, 2, 10, 10)), interp).numpy()
+        if interp == "gaussian":
+            assert np.abs(y - x).max() < 0.6  # a blur, not the identity
+        else:
+            np.testing.assert_allclose(y, x, atol=1e-6)
+    f = np.zeros((3, 2, 10, 10))
+    f[:, 0] = 1.0  # move everything one column to the right
+    y = apply_fields(x, f, "bilinear").numpy()
+    np.testing.assert_allclose(y[..., 1:], x[..., :-1], atol=1e-6)
+
+
+def test_noise_has_the_norm_of_the_diffeo_change():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(size=(20, 1, 16, 16)).astype(np.float32)
+    T = temperature_range(16, 3.0)[1]
+    tx = apply_fields(x, sample_fields(20, 16, T, 3.0, seed=4))
+    nx = noise_like(x, tx, seed=5)
+    d1 = (tx - torch.as_tensor(x)).reshape(20, -1).norm(dim=1)
+    d2 = (nx - torch.as_tensor(x)).reshape(20, -1).norm(dim=1)
+    np.testing.assert_allclose(d2.numpy(), d1.numpy(), rtol=1e-4)
+
+
+class Constant(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(1, 3)
+
+    def forward(self, x):
+        return self.head(torch.ones(x.shape[0], 1))
+
+
+class MeanPixel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pool = torch.nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x):
+        return self.pool(x).flatten(1)
+
+
+def blobs(B, n, seed):
+    rng = np.random.default_rng(seed)
+    g = np.arange(n)
+    R, C = np.meshgrid(g, g, indexing="ij")
+    out = np.zeros((B, 1, n, n))
+    for b in range(B):
+        r0, c0 = rng.uniform(n / 3, 2 * n / 3, size=2)
+        out[b, 0] = rng.uniform(0.5, 2.0) * np.exp(-((R - r0) ** 2 + (C - c0) ** 2) / (2 * (n / 10) ** 2))
+    return out
+
+
+def test_constant_model_is_perfectly_stable():
+    res = stability(Constant(), blobs(30, 16, 0), layers=["head", "output"], seeds=(0, 1))
+    for s in ("mean", "median"):
+        assert np.all(res.values[s]["D"] == 0) and np.all(res.values[s]["G"] == 0)
+
+
+def shifts(B, n, seed):
+    """Whole-pixel moves of every image (a bijection of the interior pixels): only moves pixels around."""
+    rng = np.random.default_rng(seed)
+    f = np.zeros((B, 2, n, n))
+    f += rng.integers(-2, 3, size=(B, 2, 1, 1))
+    return f
+
+
+def test_pixel_average_is_insensitive_to_pixel_moves():
+    x = blobs(200, 32, 1)
+    x[x < 1e-3] = 0.0  # compact support, away from the border: moves never cross it
+    res = stability(MeanPixel(), x, layers=["input", "output"], seeds=(0, 1, 2), interp="nearest",
+                    field_sampler=shifts)
+    D_in, D_out = res.mean("D")
+    assert D_in > 0.05
+    assert D_out < 1e-5  # float32 rounding of the average (the model runs in float32)
+    # a smooth diffeomorphism compresses and stretches: the average then moves, D_out > 0
+    smooth = stability(MeanPixel(), x, layers=["output"], seeds=(0,))
+    assert smooth.mean("D")[0] > 1e-3
+
+
+def test_bad_input():
+    net = MeanPixel()
+    with pytest.raises(ValueError, match="c"):
+        temperature_range(28, 1.0)
+    with pytest.raises(ValueError, match="T"):
+        sample_fields(2, 28, 0.0, 3.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        stability(net, blobs(1, 8, 0))
+    with pytest.raises(ValueError, match="shape"):
+        stability(net, np.zeros((4, 1, 1, 8, 8)))
+    with pytest.raises(ValueError, match="square"):
+        stability(net, np.zeros((4, 1, 8, 9)))
+    with pytest.raises(ValueError, match="no layer named 'conv9'"):
+        stability(net, blobs(4, 8, 0), layers=["conv9"])
+    with pytest.raises(ValueError, match="NaN"):
+        stability(net, np.full((4, 1, 8, 8), np.nan))
