@@ -155,3 +155,16 @@ def test_bad_input():
         stability(net, blobs(4, 8, 0), layers=["conv9"])
     with pytest.raises(ValueError, match="NaN"):
         stability(net, np.full((4, 1, 8, 8), np.nan))
+
+
+@pytest.mark.parametrize("stride,dim", [(2, 1), (2, 2), (1, 1), (1, 2)])
+def test_idealized_network_power_laws(stride, dim):
+    from hullscope.stability.idealized import fit_exponents, measure, predicted_exponents
+
+    res = measure(stride, dim, seed=0)
+    fit = fit_exponents(res)
+    pred = predicted_exponents(stride, dim)
+    assert abs(fit["D"] - pred["D"]) <= 0.15, (fit, pred)
+    assert abs(fit["G"] - pred["G"]) <= 0.15, (fit, pred)
+    # and the trends the theory is about: D falls, G rises with depth
+    assert res.D[-1] < res.D[0] and res.G[-1] > res.G[0]
