@@ -118,19 +118,18 @@ def test_constant_model_is_perfectly_stable():
         assert np.all(res.values[s]["D"] == 0) and np.all(res.values[s]["G"] == 0)
 
 
-def shifts(B, n, seed):
+def shifts(x, seed):
     """Whole-pixel moves of every image (a bijection of the interior pixels): only moves pixels around."""
     rng = np.random.default_rng(seed)
-    f = np.zeros((B, 2, n, n))
-    f += rng.integers(-2, 3, size=(B, 2, 1, 1))
-    return f
+    B, _, n, _ = x.shape
+    f = np.zeros((B, 2, n, n)) + rng.integers(-2, 3, size=(B, 2, 1, 1))
+    return apply_fields(x, f, "nearest")
 
 
 def test_pixel_average_is_insensitive_to_pixel_moves():
     x = blobs(200, 32, 1)
     x[x < 1e-3] = 0.0  # compact support, away from the border: moves never cross it
-    res = stability(MeanPixel(), x, layers=["input", "output"], seeds=(0, 1, 2), interp="nearest",
-                    field_sampler=shifts)
+    res = stability(MeanPixel(), x, layers=["input", "output"], seeds=(0, 1, 2), deform_fn=shifts)
     D_in, D_out = res.mean("D")
     assert D_in > 0.05
     assert D_out < 1e-5  # float32 rounding of the average (the model runs in float32)
@@ -168,3 +167,44 @@ def test_idealized_network_power_laws(stride, dim):
     assert abs(fit["G"] - pred["G"]) <= 0.15, (fit, pred)
     # and the trends the theory is about: D falls, G rises with depth
     assert res.D[-1] < res.D[0] and res.G[-1] > res.G[0]
+
+
+def test_scale_detection_labels_and_local_moves():
+    from hullscope.stability.scale_task import move_active_pixels, scale_detection
+
+    X, y = scale_detection(200, seed=0)
+    assert X.shape == (200, 1, 28, 28) and set(np.unique(y)) == {0, 1} and abs(y.mean() - 0.5) < 0.01
+    for img, lab in zip(X, y):
+        a, b = np.argwhere(img[0] == 1)
+        r = np.linalg.norm(a - b)
+        assert (r < 13) if lab == 0 else (r >= 15)
+        assert img.sum() == 2
+    moved = move_active_pixels(X, seed=1).numpy()
+    assert np.all(moved.reshape(200, -1).sum(1) == 2)
+    for a_img, b_img in zip(X, moved):
+        A = np.argwhere(a_img[0] == 1)
+        Bp = np.argwhere(b_img[0] == 1)
+        # every new active pixel is within one step of an old one
+        assert all(np.abs(A - p).sum(axis=1).min() <= 1 for p in Bp)
+    X1, y1 = scale_detection(50, d=128, xi=32, dim=1, seed=2)
+    assert X1.shape == (50, 1, 128)
+    with pytest.raises(ValueError, match="xi"):
+        scale_detection(10, d=28, xi=60)
+
+
+def test_stability_cli_end_to_end(tmp_path, capsys):
+    import json
+
+    from hullscope.cli import main
+
+    out = tmp_path / "stab"
+    rc = main(["stability", "--model", "digits-cnn", "--train-epochs", "1", "--n-images", "24", "--seeds", "0",
+               "--out", str(out)])
+    assert rc == 0
+    rep = json.loads((out / "stability.json").read_text())
+    assert set(rep["results"]) == {"init", "trained"}
+    R = rep["results"]["trained"]["values"]["mean"]["R"][0]
+    assert len(R) == len(rep["results"]["trained"]["layers"]) and R[0] == pytest.approx(1.0)
+    assert (out / "stability_trained.png").stat().st_size > 5000
+    assert "R_f" in capsys.readouterr().out
+    assert main(["stability", "--model", "nosuch:factory", "--data", "digits", "--out", str(out)]) == 2

@@ -1,8 +1,10 @@
 """Stability of representations to diffeomorphisms vs noise (D_f, G_f, R_f), layer by layer.
 
-This package holds the max-entropy diffeomorphisms (:mod:`.diffeo`) and the layer-wise observables
-(:mod:`.observables`). The scale-detection task, the idealised average-pooling network and the
-``hullscope stability`` command are not written yet.
+* :mod:`.diffeo`: max-entropy diffeomorphisms, temperatures, same-norm noise;
+* :mod:`.observables`: D_f, G_f, R_f for any torch model, per layer, mean and median, over seeds;
+* :mod:`.scale_task`: the scale-detection task, its local deformation and CNNs with and without stride;
+* :mod:`.idealized`: the averaging + ReLU network and its power laws;
+* :mod:`.cli`: the ``hullscope stability`` command.
 """
 from .diffeo import (apply_fields, deform, jacobian_determinant, noise_like, sample_fields,
                      temperature_for_displacement, temperature_range, typical_displacement)

@@ -101,7 +101,7 @@ class StabilityResult:
 def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] = None, *,
               T: Optional[float] = None, c: float = 3.0, seeds: Sequence[int] = (0, 1, 2),
               interp: str = "bilinear", device: Any = "cpu", batch_size: int = 256,
-              field_sampler: Optional[Callable[[int, int, Any], np.ndarray]] = None,
+              deform_fn: Optional[Callable[[Any, Any], Any]] = None,
               progress: bool = False) -> StabilityResult:
     """Measure D_f, G_f and R_f of ``model`` at each layer.
 
@@ -120,9 +120,9 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
         One draw of diffeomorphisms and noise per seed.
     interp : {"bilinear", "nearest", "gaussian"}
     device : torch device for the forward passes.
-    field_sampler : callable (B, n, seed) -> fields (B, 2, n, n) in pixels, optional
-        Another family of deformations (e.g. moves of single pixels); default: the max-entropy
-        diffeomorphisms at temperature T and cutoff c.
+    deform_fn : callable (images tensor (B, C, n, n), seed) -> deformed images, optional
+        Another family of deformations (e.g. :func:`~hullscope.stability.scale_task.move_active_pixels`);
+        default: the max-entropy diffeomorphisms at temperature T and cutoff c.
 
     Returns
     -------
@@ -147,11 +147,12 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     vals = {s: {o: np.zeros((len(seeds), len(names))) for o in ("D", "G", "R")} for s in STATS}
     with progress_bar(progress, len(seeds), "stability (seeds)", unit="seed") as bar:
         for k, seed in enumerate(seeds):
-            if field_sampler is None:
-                fields = sample_fields(B, n, T, c, seed=[seed, 0])
+            if deform_fn is None:
+                tx = apply_fields(x, sample_fields(B, n, T, c, seed=[seed, 0]), interp)
             else:
-                fields = np.asarray(field_sampler(B, n, [seed, 0]), dtype=np.float64)
-            tx = apply_fields(x, fields, interp)
+                tx = _as_images(deform_fn(x, [seed, 0]), "deform_fn(images)")
+                if tx.shape != x.shape:
+                    raise ValueError(f"deform_fn: returned shape {tuple(tx.shape)}, expected {tuple(x.shape)}")
             nx = noise_like(x, tx, seed=[seed, 1])
             ft = collect_activations(model, tx, names, device=device, batch_size=batch_size)
             fn = collect_activations(model, nx, names, device=device, batch_size=batch_size)

@@ -1,0 +1,118 @@
+"""``hullscope stability``: D_f, G_f and R_f of a model, layer by layer, as JSON and a figure."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+BUILTIN = ("digits-cnn", "scale-cnn", "scale-cnn-nostride")
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    p = sub.add_parser(
+        "stability", help="stability to diffeomorphisms vs noise (D_f, G_f, R_f) per layer",
+        description="Measure D_f, G_f and R_f = D_f/G_f at every layer of a torch model. Built-in targets "
+                    "are trained here (seeded) and measured before and after training.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default="digits-cnn",
+                   help=f"one of {', '.join(BUILTIN)}, or MODULE:FACTORY (a callable returning an nn.Module)")
+    p.add_argument("--weights", default=None, help="state_dict file for a MODULE:FACTORY model")
+    p.add_argument("--data", default=None,
+                   help="'digits', 'scale2d', or a .npy file of images (N, H, W) or (N, C, H, W); "
+                        "default: digits for digits-cnn, scale2d for scale-cnn")
+    p.add_argument("--n-images", type=int, default=300, help="images measured (>= 2)")
+    p.add_argument("--layers", default=None, help="comma-separated layer names (default: all leaves)")
+    p.add_argument("--T", type=float, default=None, help="temperature (default: geometric mean of T range)")
+    p.add_argument("--c", type=float, default=3.0, help="high-frequency cutoff (> 1)")
+    p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    p.add_argument("--interp", default="bilinear", choices=["bilinear", "nearest", "gaussian"])
+    p.add_argument("--train-epochs", type=int, default=None,
+                   help="epochs for built-in targets (default 30 digits, 15 scale; 0 = measure at init only)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default="hullscope-stability", help="output folder")
+    p.set_defaults(func=run)
+
+
+def _images(name: str, n: int):
+    if name == "digits":
+        from ..models import split_digits_images
+
+        _, _, Xte, _ = split_digits_images()
+        return Xte[:n]
+    if name == "scale2d":
+        from .scale_task import scale_detection
+
+        return scale_detection(max(n, 2), seed=1)[0][:n]
+    path = Path(name)
+    if path.suffix != ".npy" or not path.is_file():
+        raise ValueError(f"--data: expected 'digits', 'scale2d' or an existing .npy file, got {name!r}")
+    return np.load(path)[:n]
+
+
+def run(args: argparse.Namespace) -> int:
+    from .._torch import require_torch
+    from .observables import stability
+    from .scale_task import move_active_pixels
+
+    torch = require_torch()
+    if args.n_images < 2:
+        raise ValueError(f"--n-images: need at least 2 images, got {args.n_images}")
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from exc
+    if not os.access(out, os.W_OK):
+        raise PermissionError(f"--out: {str(out)!r} is not writable")
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    layers = None if args.layers is None else [s.strip() for s in args.layers.split(",") if s.strip()]
+    torch.manual_seed(0)
+    deform_fn = None
+    train = None
+    if args.model == "digits-cnn":
+        from ..models import small_cnn, split_digits_images, train_classifier
+
+        model = small_cnn()
+        data = args.data or "digits"
+        Xtr, ytr, _, _ = split_digits_images()
+        epochs = 30 if args.train_epochs is None else args.train_epochs
+        train = lambda m: train_classifier(m, Xtr, ytr, epochs=epochs, seed=0, device=args.device)  # noqa: E731
+    elif args.model in ("scale-cnn", "scale-cnn-nostride"):
+        from ..models import train_classifier
+        from .scale_task import scale_cnn, scale_detection
+
+        stride = args.model == "scale-cnn"
+        model = scale_cnn(stride=stride, width=32 if stride else 16)
+        data = args.data or "scale2d"
+        deform_fn = move_active_pixels if data == "scale2d" else None
+        X, y = scale_detection(4096, seed=0)
+        epochs = 15 if args.train_epochs is None else args.train_epochs
+        train = lambda m: train_classifier(m, X, y, epochs=epochs, lr=2e-3, seed=0, device=args.device)  # noqa: E731
+    else:
+        from ..models import load_model
+
+        model = load_model(args.model, args.weights, device=args.device)
+        if args.data is None:
+            raise ValueError("--data: required for a MODULE:FACTORY model ('digits', 'scale2d' or a .npy file)")
+        data = args.data
+        epochs = 0
+    images = _images(data, args.n_images)
+    kw = dict(layers=layers, T=args.T, c=args.c, seeds=seeds, interp=args.interp, device=args.device,
+              deform_fn=deform_fn, progress=True)
+    results = {"init" if train is not None and epochs > 0 else "model": stability(model, images, **kw)}
+    if train is not None and epochs > 0:
+        train(model)
+        results["trained"] = stability(model, images, **kw)
+    report = {"model": args.model, "data": data, "n_images": int(len(images)),
+              "results": {k: r.to_dict() for k, r in results.items()}}
+    (out / "stability.json").write_text(json.dumps(report, indent=1))
+    for k, r in results.items():
+        r.plot(str(out / f"stability_{k}.png"))
+    print(f"{'layer':<14}" + "".join(f"{k + ' R_f':>16}" for k in results))
+    for j, L in enumerate(next(iter(results.values())).layers):
+        print(f"{L:<14}" + "".join(f"{r.mean('R')[j]:>16.4g}" for r in results.values()))
+    print(f"\nwrote {out / 'stability.json'} and {len(results)} figure(s)")
+    return 0
