@@ -53,6 +53,7 @@ class StabilityResult:
     seeds: List[int]
     n_images: int
     interp: str = "bilinear"
+    deformation: str = "max-entropy diffeomorphisms"
     meta: Dict[str, Any] = field(default_factory=dict)
 
     def mean(self, obs: str = "R", stat: str = "mean") -> np.ndarray:
@@ -66,7 +67,7 @@ class StabilityResult:
 
     def to_dict(self) -> dict:
         return {"layers": self.layers, "T": self.T, "c": self.c, "seeds": self.seeds, "n_images": self.n_images,
-                "interp": self.interp, "meta": self.meta,
+                "interp": self.interp, "deformation": self.deformation, "meta": self.meta,
                 "values": {s: {o: v.tolist() for o, v in d.items()} for s, d in self.values.items()}}
 
     def to_json(self, path: str) -> None:
@@ -90,7 +91,9 @@ class StabilityResult:
         ax.set_xticks(x)
         ax.set_xticklabels(self.layers, rotation=60, ha="right", fontsize=8)
         ax.set_ylabel(f"relative sensitivity ({stat})")
-        ax.set_title(f"stability to diffeomorphisms vs noise (T={self.T:.3g}, c={self.c:g})")
+        what = (f"diffeomorphisms T={self.T:.3g}, c={self.c:g}" if self.deformation.startswith("max-entropy")
+                else self.deformation)
+        ax.set_title(f"stability: {what} vs noise of the same norm", fontsize=10)
         ax.legend()
         fig.tight_layout()
         if path is not None:
@@ -167,4 +170,7 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
                     vals[s]["G"][k, j] = G
                     vals[s]["R"][k, j] = D / G if G > 0 else np.nan
             bar.update(1)
-    return StabilityResult(layers=names, values=vals, T=T, c=c, seeds=seeds, n_images=B, interp=interp)
+    deformation = ("max-entropy diffeomorphisms" if deform_fn is None
+                   else getattr(deform_fn, "__name__", type(deform_fn).__name__))
+    return StabilityResult(layers=names, values=vals, T=T, c=c, seeds=seeds, n_images=B, interp=interp,
+                           deformation=deformation)
