@@ -208,3 +208,23 @@ def test_stability_cli_end_to_end(tmp_path, capsys):
     assert (out / "stability_trained.png").stat().st_size > 5000
     assert "R_f" in capsys.readouterr().out
     assert main(["stability", "--model", "nosuch:factory", "--data", "digits", "--out", str(out)]) == 2
+
+
+def test_channel_shuffling_keeps_each_filter_slice_and_sweep():
+    from hullscope.models import small_cnn
+    from hullscope.stability import shuffle_channels, stability_sweep
+
+    torch.manual_seed(0)
+    net = small_cnn(width=8)
+    sh = shuffle_channels(net, seed=1)
+    w0, w1 = net.conv2.weight.detach(), sh.conv2.weight.detach()
+    assert not torch.equal(w0, w1)
+    for o in range(w0.shape[0]):  # same slices, permuted along the input-channel axis
+        a = sorted(map(tuple, w0[o].reshape(w0.shape[1], -1).tolist()))
+        b = sorted(map(tuple, w1[o].reshape(w1.shape[1], -1).tolist()))
+        assert a == b
+    assert torch.equal(net.conv1.weight, sh.conv1.weight)  # one input channel: nothing to permute
+    x = blobs(10, 8, 3)
+    out = stability_sweep(net, x, [1e-3, 1e-2], seeds=(0,), layers=["output"])
+    assert set(out) == {1e-3, 1e-2}
+    assert out[1e-2].mean("D")[0] > out[1e-3].mean("D")[0]

@@ -8,8 +8,8 @@
 """
 from .diffeo import (apply_fields, deform, jacobian_determinant, noise_like, sample_fields,
                      temperature_for_displacement, temperature_range, typical_displacement)
-from .observables import StabilityResult, stability
+from .observables import StabilityResult, shuffle_channels, stability, stability_sweep
 
 __all__ = ["apply_fields", "deform", "jacobian_determinant", "noise_like", "sample_fields",
            "temperature_for_displacement", "temperature_range", "typical_displacement", "StabilityResult",
-           "stability"]
+           "stability", "stability_sweep", "shuffle_channels"]

@@ -31,6 +31,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--interp", default="bilinear", choices=["bilinear", "nearest", "gaussian"])
     p.add_argument("--train-epochs", type=int, default=None,
                    help="epochs for built-in targets (default 30 digits, 15 scale; 0 = measure at init only)")
+    p.add_argument("--shuffle-channels", action="store_true",
+                   help="also measure a copy whose conv filters combine input channels at random "
+                        "(keeps spatial pooling, removes channel pooling)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="hullscope-stability", help="output folder")
     p.set_defaults(func=run)
@@ -106,6 +109,10 @@ def run(args: argparse.Namespace) -> int:
     if train is not None and epochs > 0:
         train(model)
         results["trained"] = stability(model, images, **kw)
+    if args.shuffle_channels:
+        from .observables import shuffle_channels
+
+        results["channels_shuffled"] = stability(shuffle_channels(model, seed=0), images, **kw)
     report = {"model": args.model, "data": data, "n_images": int(len(images)),
               "results": {k: r.to_dict() for k, r in results.items()}}
     (out / "stability.json").write_text(json.dumps(report, indent=1))

@@ -24,7 +24,7 @@ from .._torch import collect_activations, resolve_layers
 from ..sensitivity import pairwise_sq_distance_stat, perturbation_stat
 from .diffeo import _as_images, _check_c, _check_T, apply_fields, noise_like, sample_fields, temperature_range
 
-__all__ = ["StabilityResult", "stability"]
+__all__ = ["StabilityResult", "stability", "stability_sweep", "shuffle_channels"]
 
 STATS = ("mean", "median")
 
@@ -174,3 +174,35 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
                    else getattr(deform_fn, "__name__", type(deform_fn).__name__))
     return StabilityResult(layers=names, values=vals, T=T, c=c, seeds=seeds, n_images=B, interp=interp,
                            deformation=deformation)
+
+
+def shuffle_channels(model: Any, seed: int = 0):
+    """A copy of ``model`` whose convolutions combine their input channels at random.
+
+    For every ``Conv1d/2d/3d`` and every output filter, the filter's input-channel slices are
+    permuted by an independent random permutation (the same for all kernel positions). Each slice
+    keeps its spatial profile, so spatial pooling survives, while the learnt combination of
+    channels (channel pooling) is destroyed. Grouped convolutions are permuted within groups.
+    """
+    import copy
+
+    from .._torch import require_torch
+
+    torch = require_torch()
+    new = copy.deepcopy(model)
+    g = torch.Generator().manual_seed(int(seed))
+    with torch.no_grad():
+        for m in new.modules():
+            if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)):
+                w = m.weight  # (out, in/groups, *kernel)
+                cin = w.shape[1]
+                for o in range(w.shape[0]):
+                    w[o] = w[o][torch.randperm(cin, generator=g)]
+    return new
+
+
+def stability_sweep(model: Any, images: Any, temperatures: Sequence[float], **kw: Any) -> Dict[float, StabilityResult]:
+    """:func:`stability` at several temperatures (same images, seeds and layers): {T: result}."""
+    if len(temperatures) == 0:
+        raise ValueError("temperatures: expected at least one temperature")
+    return {float(T): stability(model, images, T=float(T), **kw) for T in temperatures}
