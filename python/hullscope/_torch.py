@@ -1,7 +1,7 @@
 """Activations of named layers of any torch model, through forward hooks (torch imported lazily)."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Sequence, Union
 
 import numpy as np
 

@@ -8,11 +8,13 @@ Torch tensors are accepted and moved to CPU first.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
 
 import numpy as np
 
-__all__ = ["as_matrix", "as_vector", "resolve_threads", "to_numpy"]
+__all__ = ["as_matrix", "as_vector", "resolve_threads", "to_numpy", "writable_dir"]
 
 
 def to_numpy(x: Any, name: str) -> np.ndarray:
@@ -96,3 +98,15 @@ def resolve_threads(threads: Optional[int]) -> int:
     if threads < 0:
         raise ValueError(f"threads: expected None or a positive int, got {threads}")
     return int(threads)
+
+
+def writable_dir(path: Union[str, "os.PathLike[str]"], name: str) -> Path:
+    """Create folder ``path`` if needed and check it is writable; errors name the argument."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PermissionError(f"{name}: cannot create output folder {str(out)!r}: {exc.strerror}") from exc
+    if not os.access(out, os.W_OK):
+        raise PermissionError(f"{name}: output folder {str(out)!r} is not writable")
+    return out

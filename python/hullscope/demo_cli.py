@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
+
+from ._validation import writable_dir
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
@@ -26,17 +26,6 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--test-fraction", type=float, default=0.25, help="share of images held out (default 0.25)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
-
-
-def _writable_dir(path: str) -> Path:
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PermissionError(f"--out: cannot create output folder {str(out)!r}: {exc.strerror}") from exc
-    if not os.access(out, os.W_OK):
-        raise PermissionError(f"--out: output folder {str(out)!r} is not writable")
-    return out
 
 
 def hull_demo(test_fraction: float = 0.25, seed: int = 0, threads=None, progress: bool = True) -> dict:
@@ -85,7 +74,7 @@ def hull_demo(test_fraction: float = 0.25, seed: int = 0, threads=None, progress
 def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.test_fraction < 1.0:
         raise ValueError(f"--test-fraction: expected a number in (0, 1), got {args.test_fraction}")
-    out = _writable_dir(args.out)
+    out = writable_dir(args.out, "--out")
     summary = hull_demo(args.test_fraction, args.seed, args.threads, progress=not args.no_progress)
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     width = max(len(k) for k in summary)

@@ -35,12 +35,12 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ._progress import progress_bar
-from ._validation import as_matrix
+from ._validation import as_matrix, writable_dir
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,14 @@ def release(client: Any) -> None:
     cached = _BROADCASTS.pop(client.id, None)
     if cached is not None:
         client.cancel(cached[1])
+
+
+def _close(client: Any) -> None:
+    """Close a client made by :func:`local_client`, and its cluster."""
+    cluster = client.cluster
+    client.close()
+    if cluster is not None:
+        cluster.close()
 
 
 def check_workers(client: Any) -> Dict[str, str]:
@@ -360,13 +368,7 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         manifest = None
         outp = None
         if out is not None:
-            outp = Path(out)
-            try:
-                outp.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise PermissionError(f"out: cannot create {str(outp)!r}: {exc.strerror}") from exc
-            if not os.access(outp, os.W_OK):
-                raise PermissionError(f"out: {str(outp)!r} is not writable")
+            outp = writable_dir(out, "out")
             manifest = _Manifest(outp, fp, {"method": method, "n_queries": B, "n": Xm.shape[0], "d": Xm.shape[1],
                                             "chunk_size": int(chunk_size), "threads_per_task": int(threads_per_task),
                                             "opts": opts})
@@ -437,10 +439,7 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         return (res, report) if return_report else res
     finally:
         if own_client:
-            cluster = client.cluster
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            _close(client)
 
 
 def distance(X: Any, Q: Any, **kw: Any):
@@ -503,7 +502,4 @@ def analyze_spaces(spaces: Dict[str, Tuple[Any, Any]], *, client: Any = None, ou
         return summary
     finally:
         if own_client:
-            cluster = client.cluster
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            _close(client)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -57,19 +56,14 @@ def _images(name: str, n: int):
 
 def run(args: argparse.Namespace) -> int:
     from .._torch import require_torch
+    from .._validation import writable_dir
     from .observables import stability
     from .scale_task import move_active_pixels
 
     torch = require_torch()
     if args.n_images < 2:
         raise ValueError(f"--n-images: need at least 2 images, got {args.n_images}")
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PermissionError(f"--out: cannot create {str(out)!r}: {exc.strerror}") from exc
-    if not os.access(out, os.W_OK):
-        raise PermissionError(f"--out: {str(out)!r} is not writable")
+    out = writable_dir(args.out, "--out")
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     layers = None if args.layers is None else [s.strip() for s in args.layers.split(",") if s.strip()]
     torch.manual_seed(0)
