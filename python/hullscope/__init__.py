@@ -6,7 +6,7 @@ optional extras (torch, PyWavelets, dask, matplotlib) are imported only by the f
 >>> import numpy as np, hullscope
 >>> X = np.random.default_rng(0).normal(size=(200, 5))
 >>> res = hullscope.Hull(X).contains(np.zeros((1, 5)))
->>> res.status[0]
+>>> str(res.status[0])
 'inside'
 """
 from __future__ import annotations

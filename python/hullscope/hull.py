@@ -337,7 +337,7 @@ class Hull:
     >>> X = np.random.default_rng(0).normal(size=(500, 8))
     >>> h = Hull(X)
     >>> r = h.distance(np.vstack([X[:3].mean(axis=0), 10 * np.ones(8)]))
-    >>> list(r.status), bool(r.verify())
+    >>> r.status.tolist(), bool(r.verify())
     (['inside', 'outside'], True)
     """
 
