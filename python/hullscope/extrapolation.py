@@ -1,0 +1,177 @@
+"""Where do test samples sit relative to the training set? Hull analyses in any feature space.
+
+For a space (training features F_train with labels, test features F_test with labels) and every test
+sample: the certified verdict (inside / outside / boundary), the distance to conv(F_train), the
+distance to the nearest training sample and their ratio, the training samples spanning the nearest
+hull point with their labels (and the weight on the sample's own class), and whether the sample
+lies in the hull of its own class. Summaries per space: fraction outside, distance distributions
+scaled by the typical nearest-neighbour distance, per-class membership.
+
+Also: the out-of-distribution score (hull distance) with its AUROC, and the tabular contrast.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+
+from ._validation import as_matrix
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SpaceAnalysis", "analyze_space", "auroc", "ood_auroc", "tabular_contrast"]
+
+
+@dataclass(frozen=True)
+class SpaceAnalysis:
+    """Per-test-sample results and summaries for one feature space.
+
+    Attributes
+    ----------
+    name : str
+    result : hullscope.DistanceResult
+        Certified distances of the test samples to conv(F_train).
+    own_class_weight : ndarray (B,)
+        Weight of the nearest hull point's convex combination on training samples of the test
+        sample's own class.
+    in_own_class_hull : ndarray of bool (B,)
+        Certified inside the hull of the training samples of its own class.
+    typical_nn : float
+        Median nearest-neighbour distance among training samples (leave-one-out), the scale used to
+        report distances.
+    summary : dict
+    """
+
+    name: str
+    result: Any
+    own_class_weight: np.ndarray
+    in_own_class_hull: np.ndarray
+    typical_nn: float
+    summary: Dict[str, float] = field(default_factory=dict)
+
+
+def _typical_nn(F: np.ndarray, max_rows: int = 2000, seed: int = 0) -> float:
+    """Median distance from a training sample to its nearest other training sample (sampled rows)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(F.shape[0], size=min(max_rows, F.shape[0]), replace=False)
+    sq = np.einsum("ij,ij->i", F, F)
+    best = np.full(idx.size, np.inf)
+    for a in range(0, F.shape[0], 4096):
+        G = F[idx] @ F[a:a + 4096].T
+        D = sq[idx, None] - 2 * G + sq[None, a:a + 4096]
+        rows = np.arange(idx.size)
+        own = (idx >= a) & (idx < a + 4096)
+        D[rows[own], idx[own] - a] = np.inf
+        best = np.minimum(best, D.min(axis=1))
+    return float(np.median(np.sqrt(np.maximum(best, 0.0))))
+
+
+def analyze_space(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: str = "space", *,
+                  per_class: bool = True, threads: Optional[int] = None, progress: bool = False,
+                  client: Any = None, out: Optional[str] = None) -> SpaceAnalysis:
+    """Hull analysis of one feature space (see module doc).
+
+    Parameters
+    ----------
+    F_train : (n, d) training features; y_train : (n,) int labels
+    F_test : (B, d) test features; y_test : (B,) int labels
+    client, out : optional
+        Run on a Dask cluster with checkpoints (see :mod:`hullscope.distributed`).
+    """
+    from .hull import Hull
+
+    Ftr = as_matrix(F_train, "F_train")
+    Fte = as_matrix(F_test, "F_test")
+    if Fte.shape[1] != Ftr.shape[1]:
+        raise ValueError(f"F_test: has {Fte.shape[1]} features but F_train has {Ftr.shape[1]}: "
+                         "train and test must live in the same space")
+    if y_train is None or y_test is None:
+        raise ValueError("y_train, y_test: labels are required (per-class hulls and own-class weights)")
+    ytr = np.asarray(y_train)
+    yte = np.asarray(y_test)
+    if ytr.shape != (Ftr.shape[0],) or yte.shape != (Fte.shape[0],):
+        raise ValueError(f"y_train, y_test: expected shapes ({Ftr.shape[0]},) and ({Fte.shape[0]},), "
+                         f"got {ytr.shape} and {yte.shape}")
+    h = Hull(Ftr)
+    res = h.distance(Fte, threads=threads, progress=progress, client=client, out=out)
+    own = np.zeros(Fte.shape[0])
+    for i in range(Fte.shape[0]):
+        idx, w = res.support(i)
+        own[i] = float(w[ytr[idx] == yte[i]].sum())
+    in_own = np.zeros(Fte.shape[0], dtype=bool)
+    if per_class:
+        for c in np.unique(yte):
+            sel = yte == c
+            mask = ytr == c
+            if not mask.any():
+                continue
+            r = h.contains(Fte[sel], subset=mask, threads=threads)
+            in_own[sel] = r.status == "inside"
+    nn_typ = _typical_nn(Ftr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = res.distance / res.nn_distance
+    summary = {
+        "n_train": int(Ftr.shape[0]), "n_test": int(Fte.shape[0]), "dim": int(Ftr.shape[1]),
+        "fraction_outside": float(np.mean(res.status == "outside")),
+        "fraction_boundary": float(np.mean(res.status == "boundary")),
+        "median_hull_distance": float(np.median(res.distance)),
+        "median_nn_distance": float(np.median(res.nn_distance)),
+        "median_hull_over_nn": float(np.nanmedian(ratio)),
+        "typical_train_nn_distance": nn_typ,
+        "median_hull_distance_over_typical_nn": float(np.median(res.distance) / nn_typ) if nn_typ > 0 else float("nan"),
+        "median_support_size": float(np.median(np.diff(res.indptr))),
+        "median_own_class_weight": float(np.median(own)),
+        "fraction_in_own_class_hull": float(np.mean(in_own)) if per_class else float("nan"),
+    }
+    return SpaceAnalysis(name, res, own, in_own, nn_typ, summary)
+
+
+def auroc(scores_in: Any, scores_out: Any) -> float:
+    """Area under the ROC curve for 'out' scoring higher than 'in' (ties count one half)."""
+    a = np.asarray(scores_in, dtype=np.float64).ravel()
+    b = np.asarray(scores_out, dtype=np.float64).ravel()
+    if a.size == 0 or b.size == 0:
+        raise ValueError("scores_in, scores_out: both must be non-empty")
+    allv = np.concatenate([a, b])
+    order = np.argsort(allv, kind="mergesort")
+    ranks = np.empty(allv.size)
+    sv = allv[order]
+    i = 0
+    while i < sv.size:  # average ranks over ties
+        j = i
+        while j + 1 < sv.size and sv[j + 1] == sv[i]:
+            j += 1
+        ranks[order[i:j + 1]] = 0.5 * (i + j) + 1
+        i = j + 1
+    rb = ranks[a.size:].sum()
+    return float((rb - b.size * (b.size + 1) / 2) / (a.size * b.size))
+
+
+def ood_auroc(F_train: Any, F_in: Any, F_out: Any, *, threads: Optional[int] = None) -> Dict[str, float]:
+    """Hull distance in feature space as an out-of-distribution score.
+
+    Returns the AUROC of separating ``F_out`` (out-of-distribution) from ``F_in`` (held-out
+    in-distribution) by distance to conv(F_train), next to the same for the nearest-neighbour distance.
+    """
+    from .hull import Hull
+
+    h = Hull(F_train)
+    r_in = h.distance(F_in, threads=threads)
+    r_out = h.distance(F_out, threads=threads)
+    return {"auroc_hull_distance": auroc(r_in.distance, r_out.distance),
+            "auroc_nn_distance": auroc(r_in.nn_distance, r_out.nn_distance),
+            "n_in": len(r_in), "n_out": len(r_out)}
+
+
+def tabular_contrast(names: Sequence[str] = ("iris", "wine", "breast_cancer"), *, seed: int = 0,
+                     threads: Optional[int] = None) -> Dict[str, Dict[str, float]]:
+    """The hull analysis on scikit-learn's tabular sets (standardised features), per set."""
+    from .datasets import load_tabular
+
+    out = {}
+    for nm in names:
+        d = load_tabular(nm, seed=seed)
+        out[nm] = analyze_space(d.X_train, d.y_train, d.X_test, d.y_test, nm, threads=threads).summary
+    return out
