@@ -27,6 +27,7 @@ _EXPORTS = {
     "sensitivity": None,
     "features": None,
     "extrapolation": None,
+    "models": None,
     "stability": None,
     "hierarchy": None,
     "distributed": None,
