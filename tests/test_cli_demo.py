@@ -1,0 +1,41 @@
+"""`hullscope demo` end to end: report.json, non-trivial PNG figures and a self-contained index.html."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+from hullscope.cli import main  # noqa: E402
+
+
+def test_demo_writes_a_complete_report(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["demo", "--out", str(out), "--epochs", "3", "--no-progress"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert set(rep["spaces"]) >= {"pixels", "wavelet details (haar)"}
+    assert any(k.startswith("last hidden layer") for k in rep["spaces"])
+    assert set(rep["tabular_contrast"]) == {"iris", "wine", "breast_cancer"}
+    for s in rep["spaces"].values():
+        assert 0.0 <= s["fraction_outside"] <= 1.0 and s["n_test"] == 450
+    assert 0.0 <= rep["ood"]["auroc"]["hull distance"] <= 1.0
+    for png in ("distances.png", "hull_vs_nn.png", "nearest_hull_points.png", "ood_roc.png"):
+        assert (out / png).stat().st_size > 10_000, png
+    page = (out / "index.html").read_text()
+    assert page.count("data:image/png;base64,") == 4 and "wine" in page
+    assert "OOD AUROC" in capsys.readouterr().out
+
+
+def test_demo_refuses_an_unwritable_folder(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main(["demo", "--out", str(blocker / "x"), "--pixels-only"]) == 2
+    assert "--out: cannot create output folder" in capsys.readouterr().err
+
+
+def test_demo_pixels_only(tmp_path):
+    assert main(["demo", "--out", str(tmp_path), "--pixels-only", "--no-progress"]) == 0
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["fraction_test_outside_hull"] == 1.0 and rep["certificates_verified"] == 450
