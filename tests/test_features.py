@@ -64,3 +64,31 @@ def test_wavelet_features_are_orthogonal_and_invertible():
         wavelet_features(X, subbands=["up"])
     with pytest.raises(ValueError, match="images"):
         wavelet_features(X[0])
+
+
+@pytest.mark.parametrize("N,scales", [(8, 2), (28, 3), (33, 3)])
+def test_shearlets_are_a_parseval_frame(N, scales):
+    from hullscope.features.shearlets import shearlet_filters, shearlet_inverse, shearlet_transform
+
+    F, labels = shearlet_filters(N, scales)
+    assert len(labels) == F.shape[0]
+    np.testing.assert_allclose((F ** 2).sum(axis=0), 1.0, atol=1e-12)  # squares partition unity
+    X = np.random.default_rng(N).normal(size=(4, N, N))
+    C = shearlet_transform(X, scales)
+    np.testing.assert_allclose((C ** 2).sum(axis=(1, 2, 3)), (X ** 2).sum(axis=(1, 2)), rtol=1e-12)
+    np.testing.assert_allclose(shearlet_inverse(C, scales), X, atol=1e-12)
+
+
+def test_shearlets_are_directional():
+    from hullscope.features.shearlets import shearlet_filters, shearlet_transform
+
+    N = 32
+    u = np.arange(N)
+    wave = np.cos(2 * np.pi * 12 * u / N)[None, :].repeat(N, axis=0)  # varies along columns only
+    C = shearlet_transform(wave[None], 3)[0]
+    energy = (C ** 2).sum(axis=(1, 2))
+    _, labels = shearlet_filters(N, 3)
+    along = sum(e for e, (kind, _, k) in zip(energy, labels) if kind == "horizontal" and k == 0)
+    assert along > 0.99 * energy.sum()  # all of it in the unsheared horizontal-cone shearlets
+    with pytest.raises(ValueError, match="square"):
+        shearlet_transform(np.zeros((2, 8, 9)))
