@@ -15,7 +15,7 @@ def test_demo_writes_a_complete_report(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["demo", "--out", str(out), "--epochs", "3", "--no-progress"]) == 0
     rep = json.loads((out / "report.json").read_text())
-    assert set(rep["spaces"]) >= {"pixels", "wavelet details (haar)"}
+    assert set(rep["spaces"]) >= {"pixels", "wavelet details (haar)", "shearlet magnitudes"}
     assert any(k.startswith("last hidden layer") for k in rep["spaces"])
     assert set(rep["tabular_contrast"]) == {"iris", "wine", "breast_cancer"}
     for s in rep["spaces"].values():

@@ -92,3 +92,15 @@ def test_shearlets_are_directional():
     assert along > 0.99 * energy.sum()  # all of it in the unsheared horizontal-cone shearlets
     with pytest.raises(ValueError, match="square"):
         shearlet_transform(np.zeros((2, 8, 9)))
+
+
+def test_signed_shearlet_space_is_an_isometry_of_pixels():
+    from hullscope import Hull
+    from hullscope.features import shearlet_features
+
+    rng = np.random.default_rng(5)
+    X, Q = rng.uniform(size=(60, 8, 8)), rng.uniform(size=(5, 8, 8))
+    a = Hull(X.reshape(60, -1)).distance(Q.reshape(5, -1))
+    b = Hull(shearlet_features(X)).distance(shearlet_features(Q))
+    np.testing.assert_allclose(b.distance, a.distance, rtol=1e-7)
+    assert shearlet_features(X, directional_only=True, magnitude=True).min() >= 0

@@ -1,7 +1,8 @@
 """``hullscope demo``: where do test samples sit relative to the training set? (digits, embedded)
 
 Splits scikit-learn's 1,797 8x8 digits into train and test, trains the small CNN (seeded, seconds on
-2 cores), and asks in pixel space, in a 2-D wavelet space and in the CNN's 64-d last hidden layer:
+2 cores), and asks in pixel space, in wavelet and shearlet spaces and in the CNN's 64-d last hidden
+layer:
 which test images lie inside the convex hull of the training set, how far outside are the others
 (next to their nearest-neighbour distance), which training images span the nearest hull point, and
 whether a test image lies in the hull of its own class. Adds the tabular contrast (iris, wine,
@@ -83,7 +84,7 @@ def full_demo(out: str, seed: int = 0, threads=None, progress: bool = True, epoc
     import torch
 
     from .extrapolation import analyze_space, auroc, tabular_contrast
-    from .features import extract, last_hidden_layer, wavelet_features
+    from .features import extract, last_hidden_layer, shearlet_features, wavelet_features
     from .hull import Hull
     from .models import accuracy, small_cnn, split_digits_images, train_classifier
     from .report import write_report
@@ -100,6 +101,10 @@ def full_demo(out: str, seed: int = 0, threads=None, progress: bool = True, epoc
         # the detail subbands alone are a genuinely different space
         "wavelet details (haar)": (wavelet_features(Xtr[:, 0], subbands=WAVELET_DETAILS),
                                    wavelet_features(Xte[:, 0], subbands=WAVELET_DETAILS)),
+        # signed shearlet coefficients are an isometry of pixel space (Parseval): same hull geometry.
+        # Their magnitudes in the directional bands are a genuinely different space.
+        "shearlet magnitudes": (shearlet_features(Xtr[:, 0], directional_only=True, magnitude=True),
+                                shearlet_features(Xte[:, 0], directional_only=True, magnitude=True)),
         f"last hidden layer ({layer})": (extract(net, Xtr, layer)[layer], extract(net, Xte, layer)[layer]),
     }
     analyses = {}

@@ -98,8 +98,17 @@ def shearlet_inverse(coeffs: np.ndarray, scales: int = 2) -> np.ndarray:
     return np.real(np.fft.ifft2((filt[None] * np.fft.fft2(C)).sum(axis=1)))
 
 
-def shearlet_features(images: Any, scales: int = 2) -> np.ndarray:
-    """Flattened shearlet coefficients (B, F * N * N). Euclidean distances equal those of pixel space
-    (Parseval), but the hull of a redundant representation is a different object."""
+def shearlet_features(images: Any, scales: int = 2, *, directional_only: bool = False,
+                      magnitude: bool = False) -> np.ndarray:
+    """Flattened shearlet coefficients (B, F * N * N).
+
+    With all maps and signed coefficients this is a linear isometry of pixel space (Parseval), so
+    every distance, and the hull geometry, equals pixel space's. ``directional_only`` drops the
+    low-pass map and ``magnitude`` takes |coefficients|: a different, nonlinear space.
+    """
     C = shearlet_transform(images, scales)
+    if directional_only:
+        C = C[:, 1:]
+    if magnitude:
+        C = np.abs(C)
     return np.ascontiguousarray(C.reshape(C.shape[0], -1))
