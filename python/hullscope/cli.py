@@ -15,6 +15,7 @@ from typing import List, Optional
 # (module, description) in the order shown by --help
 _SUBCOMMANDS = [
     "hullscope.demo_cli",
+    "hullscope.analyze_cli",
     "hullscope.stability.cli",
 ]
 

@@ -1,0 +1,160 @@
+"""``hullscope analyze``: the extrapolation report on your own data and model.
+
+Data: a ``.npz`` with arrays X_train, y_train, X_test, y_test (images (N, H, W) or (N, C, H, W), or
+feature rows (N, d)), or an MNIST-style IDX folder. Model (optional): ``module:factory`` plus a
+``state_dict`` path; its named layers (default: the last hidden layer) become feature spaces next to
+pixels. Each finished space is checkpointed in ``OUT/checkpoints`` with a fingerprint of its inputs,
+so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Dict, Tuple
+
+import numpy as np
+
+from ._validation import writable_dir
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    p = sub.add_parser("analyze", help="extrapolation report on your data (and model)", description=__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", help=".npz with X_train, y_train, X_test, y_test; or an IDX folder (MNIST layout)")
+    p.add_argument("--model", default=None, help="MODULE:FACTORY returning a torch nn.Module")
+    p.add_argument("--weights", default=None, help="state_dict file for --model")
+    p.add_argument("--layers", default=None,
+                   help="comma-separated layer names for feature spaces (default: the last hidden layer)")
+    p.add_argument("--no-pixels", action="store_true", help="skip the raw input space")
+    p.add_argument("--wavelets", action="store_true", help="add the wavelet-detail space (images only)")
+    p.add_argument("--shearlets", action="store_true", help="add the shearlet-magnitude space (square images)")
+    p.add_argument("--n-train", type=int, default=None, help="use the first N training samples")
+    p.add_argument("--n-test", type=int, default=None, help="use the first N test samples")
+    p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
+    p.add_argument("--device", default="cpu", help="torch device for feature extraction")
+    p.add_argument("--out", default="hullscope-report", help="output folder (default ./hullscope-report)")
+    p.set_defaults(func=run)
+
+
+def load_arrays(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X_train, y_train, X_test, y_test) from a .npz file or an IDX folder, with clear errors."""
+    p = Path(path)
+    if p.is_dir():
+        from .datasets import load_mnist
+
+        d = load_mnist(p)
+        return d.X_train, d.y_train, d.X_test, d.y_test
+    if p.suffix != ".npz" or not p.is_file():
+        raise FileNotFoundError(f"data: expected a .npz file or an IDX folder, got {path!r}")
+    with np.load(p, allow_pickle=False) as z:
+        missing = [k for k in ("X_train", "X_test") if k not in z]
+        if missing:
+            raise ValueError(f"data: {path!r} lacks {missing}; expected X_train, y_train, X_test, y_test")
+        for k in ("y_train", "y_test"):
+            if k not in z:
+                raise ValueError(f"data: {path!r} has no {k}: labels are required (per-class hulls and "
+                                 "own-class weights)")
+        Xtr, ytr, Xte, yte = (np.asarray(z[k]) for k in ("X_train", "y_train", "X_test", "y_test"))
+    if Xtr.shape[1:] != Xte.shape[1:]:
+        raise ValueError(f"data: train samples have shape {Xtr.shape[1:]} but test samples {Xte.shape[1:]}")
+    if len(ytr) != len(Xtr) or len(yte) != len(Xte):
+        raise ValueError("data: the number of labels does not match the number of samples")
+    return Xtr, ytr, Xte, yte
+
+
+def _fingerprint(*arrays: np.ndarray) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.shape).encode() + str(a.dtype).encode())
+        h.update(memoryview(a).cast("B"))
+    return h.hexdigest()
+
+
+def _analyze_resumable(name: str, Ftr, ytr, Fte, yte, ckpt: Path, threads):
+    from .distributed import _RESULT_FIELDS, _assemble
+    from .extrapolation import SpaceAnalysis, analyze_space
+
+    fp = _fingerprint(Ftr, ytr, Fte, yte)
+    safe = "".join(ch if ch.isalnum() else "_" for ch in name)
+    f = ckpt / f"{safe}.npz"
+    if f.is_file():
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                if str(z["fingerprint"]) == fp:
+                    res = _assemble([{k: z[k] for k in _RESULT_FIELDS}], np.ascontiguousarray(Ftr, dtype=np.float64),
+                                    np.ascontiguousarray(Fte, dtype=np.float64), None, None, "distance", float(z["rtol"]))
+                    return SpaceAnalysis(name, res, z["own"], z["in_own"], float(z["typical_nn"]),
+                                         json.loads(str(z["summary"]))), True
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or partial: recompute
+    a = analyze_space(Ftr, ytr, Fte, yte, name, threads=threads, progress=True)
+    tmp = f.with_suffix(".tmp.npz")
+    np.savez(tmp, fingerprint=fp, rtol=a.result.rtol, own=a.own_class_weight, in_own=a.in_own_class_hull,
+             typical_nn=a.typical_nn, summary=json.dumps(a.summary), **a.result.to_dict())
+    tmp.replace(f)
+    return a, False
+
+
+def run(args: argparse.Namespace) -> int:
+    out = writable_dir(args.out, "--out")
+    ckpt = writable_dir(out / "checkpoints", "--out")
+    Xtr, ytr, Xte, yte = load_arrays(args.data)
+    for flag in ("n_train", "n_test"):
+        v = getattr(args, flag)
+        if v is not None and v < 1:
+            raise ValueError(f"--{flag.replace('_', '-')}: expected a positive count, got {v}")
+    Xtr, ytr = Xtr[:args.n_train], ytr[:args.n_train]
+    Xte, yte = Xte[:args.n_test], yte[:args.n_test]
+    spaces: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+    if not args.no_pixels:
+        spaces["pixels"] = (Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1))
+    imgs_tr = Xtr if Xtr.ndim == 3 else (Xtr[:, 0] if Xtr.ndim == 4 and Xtr.shape[1] == 1 else None)
+    imgs_te = Xte if Xte.ndim == 3 else (Xte[:, 0] if Xte.ndim == 4 and Xte.shape[1] == 1 else None)
+    if args.wavelets or args.shearlets:
+        if imgs_tr is None:
+            raise ValueError("--wavelets/--shearlets: need single-channel images (N, H, W)")
+        from .features import shearlet_features, wavelet_features
+
+        if args.wavelets:
+            det = ("horizontal", "vertical", "diagonal")
+            spaces["wavelet details (haar)"] = (wavelet_features(imgs_tr, subbands=det),
+                                                wavelet_features(imgs_te, subbands=det))
+        if args.shearlets:
+            spaces["shearlet magnitudes"] = (shearlet_features(imgs_tr, directional_only=True, magnitude=True),
+                                             shearlet_features(imgs_te, directional_only=True, magnitude=True))
+    if args.model is not None:
+        from .features import extract, last_hidden_layer
+        from .models import load_model
+
+        model = load_model(args.model, args.weights, device=args.device)
+        inp_tr = Xtr[:, None] if Xtr.ndim == 3 else Xtr
+        inp_te = Xte[:, None] if Xte.ndim == 3 else Xte
+        layers = ([s.strip() for s in args.layers.split(",") if s.strip()] if args.layers
+                  else [last_hidden_layer(model, inp_te[:2])])
+        ftr = extract(model, inp_tr, layers, device=args.device)
+        fte = extract(model, inp_te, layers, device=args.device)
+        for L in layers:
+            spaces[f"layer {L}"] = (ftr[L], fte[L])
+    elif args.layers:
+        raise ValueError("--layers: needs --model")
+    if not spaces:
+        raise ValueError("nothing to analyze: --no-pixels without --model, --wavelets or --shearlets")
+    from .report import write_report
+
+    analyses = {}
+    for name, (Ftr, Fte) in spaces.items():
+        a, reused = _analyze_resumable(name, Ftr, ytr, Fte, yte, ckpt, args.threads)
+        analyses[name] = a
+        print(f"{name}: {100 * a.summary['fraction_outside']:.1f}% of {len(Fte)} test samples outside the "
+              f"training hull, median hull/NN distance {a.summary['median_hull_over_nn']:.3f}"
+              + (" (from checkpoint)" if reused else ""))
+    images = None
+    if "pixels" in analyses and imgs_tr is not None:
+        images = {"test": imgs_te, "train": imgs_tr, "y_train": ytr}
+    write_report(out, analyses, images=images,
+                 meta={"data": args.data, "model": args.model or "none", "n_train": len(Xtr), "n_test": len(Xte)})
+    print(f"wrote {out / 'index.html'}")
+    return 0
