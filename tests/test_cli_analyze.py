@@ -42,6 +42,11 @@ def test_analyze_with_model_and_resume(data, tmp_path, capsys):
     second = capsys.readouterr().out
     assert second.count("(from checkpoint)") == 3
     assert json.loads((out / "report.json").read_text())["spaces"] == rep["spaces"]
+    # a different normalisation is a different space: recomputed, and recorded
+    assert main(args + ["--normalize", "standardize"]) == 0
+    third = capsys.readouterr().out
+    assert third.count("(from checkpoint)") == 2
+    assert "standardize" in json.loads((out / "report.json").read_text())["meta"]["input normalisation"]
 
 
 def test_analyze_errors(data, tmp_path, capsys):

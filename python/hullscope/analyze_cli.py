@@ -28,6 +28,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--layers", default=None,
                    help="comma-separated layer names for feature spaces (default: the last hidden layer)")
     p.add_argument("--no-pixels", action="store_true", help="skip the raw input space")
+    p.add_argument("--normalize", choices=["none", "standardize", "minmax"], default="none",
+                   help="input-space normalisation, fitted on the training set and recorded in the report: "
+                        "per-feature z-scores, or per-feature scaling to [0, 1]")
     p.add_argument("--wavelets", action="store_true", help="add the wavelet-detail space (images only)")
     p.add_argument("--shearlets", action="store_true", help="add the shearlet-magnitude space (square images)")
     p.add_argument("--n-train", type=int, default=None, help="use the first N training samples")
@@ -110,7 +113,17 @@ def run(args: argparse.Namespace) -> int:
     Xte, yte = Xte[:args.n_test], yte[:args.n_test]
     spaces: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
     if not args.no_pixels:
-        spaces["pixels"] = (Xtr.reshape(len(Xtr), -1), Xte.reshape(len(Xte), -1))
+        Ptr = Xtr.reshape(len(Xtr), -1).astype(np.float64)
+        Pte = Xte.reshape(len(Xte), -1).astype(np.float64)
+        if args.normalize == "standardize":
+            mu, sd = Ptr.mean(axis=0), Ptr.std(axis=0)
+            sd[sd == 0] = 1.0
+            Ptr, Pte = (Ptr - mu) / sd, (Pte - mu) / sd
+        elif args.normalize == "minmax":
+            lo, span = Ptr.min(axis=0), np.ptp(Ptr, axis=0)
+            span[span == 0] = 1.0
+            Ptr, Pte = (Ptr - lo) / span, (Pte - lo) / span
+        spaces["pixels"] = (Ptr, Pte)
     imgs_tr = Xtr if Xtr.ndim == 3 else (Xtr[:, 0] if Xtr.ndim == 4 and Xtr.shape[1] == 1 else None)
     imgs_te = Xte if Xte.ndim == 3 else (Xte[:, 0] if Xte.ndim == 4 and Xte.shape[1] == 1 else None)
     if args.wavelets or args.shearlets:
@@ -155,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     if "pixels" in analyses and imgs_tr is not None:
         images = {"test": imgs_te, "train": imgs_tr, "y_train": ytr}
     write_report(out, analyses, images=images,
-                 meta={"data": args.data, "model": args.model or "none", "n_train": len(Xtr), "n_test": len(Xte)})
+                 meta={"data": args.data, "model": args.model or "none", "n_train": len(Xtr), "n_test": len(Xte),
+                       "input normalisation": args.normalize + " (fitted on the training set)"})
     print(f"wrote {out / 'index.html'}")
     return 0
