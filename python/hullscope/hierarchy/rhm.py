@@ -1,0 +1,217 @@
+"""The Random Hierarchy Model (RHM) and its sparse version (SRHM): rules, exact counts, sampling.
+
+RHM (Cagnetta et al. 2024): L levels, vocabulary v per level, n_c classes at the top, patch size s,
+m synonyms per symbol. Every symbol (class at the top) owns m distinct s-tuples of symbols of the
+level below; tuples are drawn uniformly *without replacement* over all v^s tuples of a level, so no
+tuple belongs to two symbols. A datum is generated top-down by choosing, at every node, one of its
+symbol's m tuples; its input is the s^L symbols at the bottom. There are
+P_max = n_c m^((s^L - 1)/(s - 1)) distinct data, indexed here by mixed-radix integers (Python ints:
+no overflow) and sampled by index without enumeration.
+
+SRHM (Tomasini & Wyart 2024): an "empty" symbol is added. Each child of an informative node sits in
+its own sub-patch of s0 + 1 positions at a uniformly random slot (variant ``"subpatch"``), or the s
+children keep their order at s random positions of the whole s(s0+1) patch (variant ``"ordered"``);
+the other positions are empty, and an empty position expands into an all-empty patch. Positions are
+resampled for every node and datum. The input length is (s(s0+1))^L.
+
+Inputs are integer sequences with ``EMPTY = -1``; :func:`one_hot` encodes them.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["EMPTY", "Rules", "make_rules", "p_max", "n_positions", "sample_indices", "generate", "decode",
+           "one_hot"]
+
+EMPTY = -1
+
+
+def _check_int(name: str, value: int, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"{name}: expected an int >= {lo}, got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The grammar: ``rules[l][symbol]`` is the list of the m tuples of level-l symbols (l = 0 is the
+    input level) that ``symbol`` of level l+1 can produce; level L's symbols are the classes."""
+
+    v: int
+    m: int
+    n_c: int
+    s: int
+    L: int
+    rules: Tuple[Tuple[Tuple[Tuple[int, ...], ...], ...], ...]
+    inverse: Tuple[Dict[Tuple[int, ...], Tuple[int, int]], ...]  # per level: tuple -> (symbol, rule index)
+
+    @property
+    def n_internal(self) -> int:
+        """Informative internal nodes of a datum: (s^L - 1) / (s - 1) (= L when s = 1)."""
+        return sum(self.s ** k for k in range(self.L))
+
+
+def make_rules(v: int, m: int, n_c: int, s: int, L: int, seed: int = 0) -> Rules:
+    """Draw the rules of an RHM. Refuses m > v^(s-1) and n_c > v (tuples would run out)."""
+    v = _check_int("v", v, 1)
+    m = _check_int("m", m, 1)
+    n_c = _check_int("n_c", n_c, 1)
+    s = _check_int("s", s, 1)
+    L = _check_int("L", L, 1)
+    if m > v ** (s - 1):
+        raise ValueError(f"m: at most v^(s-1) = {v ** (s - 1)} synonyms fit without sharing tuples, got m = {m}")
+    if n_c > v:
+        raise ValueError(f"n_c: expected at most v = {v} classes, got {n_c}")
+    rng = random.Random(seed)
+    rules, inverse = [], []
+    for level in range(L):  # tuples of level-`level` symbols, owned by symbols of level+1
+        n_parents = n_c if level == L - 1 else v
+        picks = rng.sample(range(v ** s), n_parents * m)  # without replacement
+        level_rules, inv = [], {}
+        for p in range(n_parents):
+            tuples = []
+            for r in range(m):
+                code = picks[p * m + r]
+                t = tuple((code // v ** (s - 1 - q)) % v for q in range(s))
+                tuples.append(t)
+                inv[t] = (p, r)
+            level_rules.append(tuple(tuples))
+        rules.append(tuple(level_rules))
+        inverse.append(inv)
+    return Rules(v, m, n_c, s, L, tuple(rules), tuple(inverse))
+
+
+def n_positions(s: int, s0: int, variant: str = "subpatch") -> int:
+    """Placements of an informative node's s children in its s(s0+1) patch."""
+    s = _check_int("s", s, 1)
+    s0 = _check_int("s0", s0, 0)
+    if variant == "subpatch":
+        return (s0 + 1) ** s
+    if variant == "ordered":
+        return math.comb(s * (s0 + 1), s)
+    raise ValueError(f"variant: expected 'subpatch' or 'ordered', got {variant!r}")
+
+
+def p_max(rules: Rules, s0: int = 0, variant: str = "subpatch") -> int:
+    """Exact number of distinct inputs (a Python int): n_c m^N (positions)^N, N internal nodes."""
+    N = rules.n_internal
+    return rules.n_c * rules.m ** N * n_positions(rules.s, s0, variant) ** N
+
+
+def sample_indices(total: int, P: int, seed: int = 0) -> List[int]:
+    """P distinct uniform indices in [0, total), without enumerating (works for huge totals)."""
+    P = _check_int("P", P, 0)
+    if P > total:
+        raise ValueError(f"P: asked for {P} distinct data but only {total} exist")
+    rng = random.Random(seed)
+    if total < 2 ** 62:
+        return rng.sample(range(total), P)
+    # range() of a huge int has no len(): draw with randrange (exact for any int) and reject repeats
+    seen, out = set(), []
+    while len(out) < P:
+        i = rng.randrange(total)
+        if i not in seen:
+            seen.add(i)
+            out.append(i)
+    return out
+
+
+def _placements(s: int, s0: int, variant: str) -> List[Tuple[int, ...]]:
+    if variant == "subpatch":
+        out = []
+        for code in range((s0 + 1) ** s):
+            slots = [(code // (s0 + 1) ** q) % (s0 + 1) for q in range(s)]
+            out.append(tuple(q * (s0 + 1) + slots[q] for q in range(s)))
+        return out
+    return list(combinations(range(s * (s0 + 1)), s))
+
+
+def generate(rules: Rules, indices: Sequence[int], s0: int = 0, variant: str = "subpatch") -> Tuple[np.ndarray, np.ndarray]:
+    """The inputs and labels of data given by their indices in [0, p_max).
+
+    Returns ``X`` int64 (P, (s(s0+1))^L) with EMPTY = -1, and labels (P,). The index is read as
+    mixed-radix digits: class, then for every internal node in breadth-first order its rule choice,
+    then (s0 > 0) its placement.
+    """
+    s0 = _check_int("s0", s0, 0)
+    total = p_max(rules, s0, variant)
+    s, L, m = rules.s, rules.L, rules.m
+    places = _placements(s, s0, variant) if s0 > 0 else [tuple(range(s))]
+    n_pl = len(places)
+    width = s * (s0 + 1)
+    X = np.full((len(indices), width ** L), EMPTY, dtype=np.int64)
+    y = np.zeros(len(indices), dtype=np.int64)
+    for row, idx in enumerate(indices):
+        idx = int(idx)
+        if not 0 <= idx < total:
+            raise ValueError(f"indices: {idx} is outside [0, {total})")
+        cls = idx % rules.n_c
+        idx //= rules.n_c
+        y[row] = cls
+        level_syms = [cls]  # symbols of the current level, EMPTY included, in position order
+        for level in range(L - 1, -1, -1):
+            nxt = []
+            for sym in level_syms:
+                patch = [EMPTY] * width
+                if sym != EMPTY:
+                    r = idx % m
+                    idx //= m
+                    pl = places[0]
+                    if n_pl > 1:
+                        pl = places[idx % n_pl]
+                        idx //= n_pl
+                    for child, pos in zip(rules.rules[level][sym][r], pl):
+                        patch[pos] = child
+                nxt.extend(patch)
+            level_syms = nxt
+        X[row] = level_syms
+    return X, y
+
+
+def decode(rules: Rules, x: Sequence[int], s0: int = 0, variant: str = "subpatch") -> int:
+    """The class of input ``x`` if it is a valid derivation under the rules, else ValueError."""
+    s, L = rules.s, rules.L
+    width = s * (s0 + 1)
+    cur = [int(t) for t in x]
+    if len(cur) != width ** L:
+        raise ValueError(f"x: expected length {width ** L}, got {len(cur)}")
+    for level in range(L):
+        nxt = []
+        for a in range(0, len(cur), width):
+            patch = cur[a:a + width]
+            if all(t == EMPTY for t in patch):
+                nxt.append(EMPTY)
+                continue
+            pos = [i for i, t in enumerate(patch) if t != EMPTY]
+            if len(pos) != s:
+                raise ValueError(f"x: a level-{level} patch holds {len(pos)} informative symbols, not {s}")
+            if variant == "subpatch" and [p // (s0 + 1) for p in pos] != list(range(s)):
+                raise ValueError(f"x: a level-{level} patch does not put one symbol in each sub-patch")
+            t = tuple(patch[p] for p in pos)
+            hit = rules.inverse[level].get(t)
+            if hit is None:
+                raise ValueError(f"x: the level-{level} tuple {t} is not produced by any rule")
+            nxt.append(hit[0])
+        cur = nxt
+    if len(cur) != 1 or cur[0] == EMPTY:
+        raise ValueError("x: does not derive from a class")
+    return cur[0]
+
+
+def one_hot(X: np.ndarray, v: int, empty_channel: bool = False) -> np.ndarray:
+    """(P, d) symbols -> (P, v, d) float32 one-hot; EMPTY is all zeros, or channel v if ``empty_channel``."""
+    X = np.asarray(X)
+    C = v + 1 if empty_channel else v
+    out = np.zeros((X.shape[0], C, X.shape[1]), dtype=np.float32)
+    P, d = np.indices(X.shape)
+    inf = X != EMPTY
+    out[P[inf], X[inf], d[inf]] = 1.0
+    if empty_channel:
+        out[P[~inf], v, d[~inf]] = 1.0
+    return out

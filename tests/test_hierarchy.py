@@ -1,0 +1,79 @@
+"""RHM / SRHM generator: exact counts by enumeration, valid derivations, disjoint synonyms, seeds, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hullscope.hierarchy import EMPTY, decode, generate, make_rules, one_hot, p_max, sample_indices
+
+
+@pytest.mark.parametrize("s0,variant", [(0, "subpatch"), (1, "subpatch"), (1, "ordered"), (2, "subpatch")])
+def test_p_max_by_full_enumeration_and_every_datum_decodes(s0, variant):
+    R = make_rules(v=3, m=2, n_c=2, s=2, L=2, seed=1)
+    total = p_max(R, s0, variant)
+    X, y = generate(R, range(total), s0, variant)
+    assert len({tuple(r) for r in X}) == total  # all distinct: the count is exact
+    assert X.shape[1] == (2 * (s0 + 1)) ** 2
+    for x, lab in zip(X, y):
+        assert decode(R, x, s0, variant) == lab
+    # closed form, independently: n_c m^3 (positions per node)^3 for 3 internal nodes
+    pos = {"subpatch": (s0 + 1) ** 2, "ordered": {0: 1, 1: 6, 2: 15}[s0]}[variant]
+    assert total == 2 * 2 ** 3 * pos ** 3
+
+
+def test_synonyms_are_disjoint_and_drawn_from_all_tuples():
+    R = make_rules(v=4, m=3, n_c=3, s=3, L=3, seed=0)
+    for level in R.rules:
+        tuples = [t for sym in level for t in sym]
+        assert len(tuples) == len(set(tuples))
+        assert all(len(sym) == 3 for sym in level)
+
+
+def test_sparse_tokens_sit_at_valid_positions_and_empty_patches_propagate():
+    R = make_rules(v=5, m=3, n_c=2, s=2, L=2, seed=3)
+    s0 = 2
+    X, y = generate(R, sample_indices(p_max(R, s0), 200, seed=0), s0)
+    width = 2 * (s0 + 1)
+    for x in X:
+        top = x.reshape(width, width)  # level-1 patches (each the expansion of one level-1 position)
+        informative_patches = [p for p in top if (p != EMPTY).any()]
+        assert len(informative_patches) == 2  # one per informative level-1 symbol; the rest all empty
+        for p in informative_patches:
+            # one symbol per sub-patch of s0+1 positions
+            assert [(p[q * (s0 + 1):(q + 1) * (s0 + 1)] != EMPTY).sum() for q in range(2)] == [1, 1]
+    bad = X[0].copy()
+    k = int(np.flatnonzero(bad != EMPTY)[0])
+    bad[k], bad[k + width] = EMPTY, bad[k]  # move a token into an empty patch
+    with pytest.raises(ValueError):
+        decode(R, bad, s0)
+
+
+def test_seeds_reproduce_and_one_hot():
+    a = make_rules(6, 2, 3, 2, 3, seed=7)
+    b = make_rules(6, 2, 3, 2, 3, seed=7)
+    assert a.rules == b.rules and make_rules(6, 2, 3, 2, 3, seed=8).rules != a.rules
+    assert sample_indices(10 ** 30, 5, seed=1) == sample_indices(10 ** 30, 5, seed=1)
+    X, _ = generate(a, [0, 1, 2], s0=1)
+    H = one_hot(X, 6)
+    assert H.shape == (3, 6, X.shape[1]) and H.sum() == (X != EMPTY).sum()
+    H2 = one_hot(X, 6, empty_channel=True)
+    assert np.all(H2.sum(axis=1) == 1)
+
+
+def test_huge_counts_without_overflow_and_bad_input():
+    R = make_rules(v=32, m=8, n_c=10, s=4, L=6, seed=0)
+    total = p_max(R, s0=2)
+    assert total > 2 ** 64 and isinstance(total, int)
+    idx = sample_indices(total, 3, seed=0)
+    X, y = generate(R, idx, s0=2)
+    assert all(decode(R, x, 2) == c for x, c in zip(X, y))
+    with pytest.raises(ValueError, match="m:"):
+        make_rules(v=3, m=4, n_c=2, s=2, L=2)
+    with pytest.raises(ValueError, match="n_c"):
+        make_rules(v=3, m=2, n_c=4, s=2, L=2)
+    with pytest.raises(ValueError, match="s0"):
+        p_max(make_rules(3, 2, 2, 2, 2), s0=-1)
+    with pytest.raises(ValueError, match="P:"):
+        sample_indices(10, 11)
+    with pytest.raises(ValueError, match="outside"):
+        generate(make_rules(3, 2, 2, 2, 2), [10 ** 6])
