@@ -77,3 +77,33 @@ def test_huge_counts_without_overflow_and_bad_input():
         sample_indices(10, 11)
     with pytest.raises(ValueError, match="outside"):
         generate(make_rules(3, 2, 2, 2, 2), [10 ** 6])
+
+
+def test_resampling_and_synonym_sensitivity_of_the_true_representation():
+    from hullscope.hierarchy import level_symbols, resample
+    from hullscope.sensitivity import relative_sensitivity
+
+    R = make_rules(v=6, m=4, n_c=3, s=2, L=3, seed=2)
+    s0 = 1
+    idx = sample_indices(p_max(R, s0), 300, seed=4)
+    X, y = generate(R, idx, s0)
+    reps = [one_hot(lv, R.v if k < R.L else R.n_c).reshape(len(X), -1) for k, lv in
+            enumerate(level_symbols(R, X, s0))]
+    for level in (1, 2, 3):
+        Xs, ys = generate(R, resample(R, idx, level, "synonyms", s0, seed=1), s0)
+        np.testing.assert_array_equal(ys, y)  # synonyms never change the class
+        reps_s = [one_hot(lv, R.v if k < R.L else R.n_c).reshape(len(X), -1) for k, lv in
+                  enumerate(level_symbols(R, Xs, s0))]
+        S = [relative_sensitivity(a, b) for a, b in zip(reps, reps_s)]
+        # the exact representation is insensitive at and above the exchanged level, not below it
+        assert all(S[k] == 0 for k in range(level, R.L + 1)), (level, S)
+        assert all(S[k] > 0.05 for k in range(level)), (level, S)
+    Xp, _ = generate(R, resample(R, idx, 2, "positions", s0, seed=3), s0)
+    lv_p = level_symbols(R, Xp, s0)
+    lv = level_symbols(R, X, s0)
+    assert not np.array_equal(lv_p[0], lv[0]) and np.array_equal(lv_p[2], lv[2])
+    with pytest.raises(ValueError, match="positions"):
+        resample(R, idx, 1, "positions", 0)
+    # a constant network has zero sensitivity (0 / 0 resolved to 0 by the shared normalisation)
+    const = np.ones((len(X), 5))
+    assert relative_sensitivity(const, const.copy()) == 0.0

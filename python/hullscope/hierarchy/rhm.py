@@ -27,7 +27,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 
 __all__ = ["EMPTY", "Rules", "make_rules", "p_max", "n_positions", "sample_indices", "generate", "decode",
-           "one_hot"]
+           "one_hot", "resample", "level_symbols"]
 
 EMPTY = -1
 
@@ -214,4 +214,87 @@ def one_hot(X: np.ndarray, v: int, empty_channel: bool = False) -> np.ndarray:
     out[P[inf], X[inf], d[inf]] = 1.0
     if empty_channel:
         out[P[~inf], v, d[~inf]] = 1.0
+    return out
+
+
+def _digits(rules: Rules, idx: int, s0: int, variant: str):
+    """Split an index into (class, [[(rule, placement) per node] per depth])."""
+    n_pl = n_positions(rules.s, s0, variant)
+    cls = idx % rules.n_c
+    idx //= rules.n_c
+    depths = []
+    for t in range(rules.L):
+        nodes = []
+        for _ in range(rules.s ** t):
+            r = idx % rules.m
+            idx //= rules.m
+            pl = 0
+            if n_pl > 1:
+                pl = idx % n_pl
+                idx //= n_pl
+            nodes.append([r, pl])
+        depths.append(nodes)
+    return cls, depths
+
+
+def _index(rules: Rules, cls: int, depths, s0: int, variant: str) -> int:
+    n_pl = n_positions(rules.s, s0, variant)
+    idx, mult = cls, rules.n_c
+    for nodes in depths:
+        for r, pl in nodes:
+            idx += r * mult
+            mult *= rules.m
+            if n_pl > 1:
+                idx += pl * mult
+                mult *= n_pl
+    return idx
+
+
+def resample(rules: Rules, indices: Sequence[int], level: int, what: str = "synonyms", s0: int = 0,
+             variant: str = "subpatch", seed: int = 0) -> List[int]:
+    """Indices of the same data with new random choices at one level of the hierarchy.
+
+    ``what="synonyms"``: every node whose symbol lives at ``level`` (1..L; L = the class) re-draws
+    which of its m tuples it produces, so symbols at levels >= ``level`` are kept and those below
+    change. ``what="positions"``: those nodes re-draw where their children sit (SRHM, s0 > 0).
+    """
+    level = _check_int("level", level, 1)
+    if level > rules.L:
+        raise ValueError(f"level: expected 1..{rules.L}, got {level}")
+    if what not in ("synonyms", "positions"):
+        raise ValueError(f"what: expected 'synonyms' or 'positions', got {what!r}")
+    if what == "positions" and s0 == 0:
+        raise ValueError("what: positions can only change in the sparse model (s0 > 0)")
+    rng = random.Random(seed)
+    n_pl = n_positions(rules.s, s0, variant)
+    t = rules.L - level  # depth of the nodes whose symbols live at `level`
+    out = []
+    for idx in indices:
+        cls, depths = _digits(rules, int(idx), s0, variant)
+        for node in depths[t]:
+            if what == "synonyms":
+                node[0] = rng.randrange(rules.m)
+            else:
+                node[1] = rng.randrange(n_pl)
+        out.append(_index(rules, cls, depths, s0, variant))
+    return out
+
+
+def level_symbols(rules: Rules, X: np.ndarray, s0: int = 0, variant: str = "subpatch") -> List[np.ndarray]:
+    """The exact hierarchical representation: for every input, its symbols at levels 0..L (decoded
+    with the true rules; EMPTY kept), as a list of L+1 int arrays of shape (P, positions at level)."""
+    width = rules.s * (s0 + 1)
+    cur = np.asarray(X, dtype=np.int64)
+    out = [cur]
+    for level in range(rules.L):
+        P, d = cur.shape
+        nxt = np.full((P, d // width), EMPTY, dtype=np.int64)
+        for i in range(P):
+            for a in range(d // width):
+                patch = cur[i, a * width:(a + 1) * width]
+                info = patch[patch != EMPTY]
+                if info.size:
+                    nxt[i, a] = rules.inverse[level][tuple(int(t) for t in info)][0]
+        cur = nxt
+        out.append(cur)
     return out
