@@ -107,3 +107,27 @@ def test_resampling_and_synonym_sensitivity_of_the_true_representation():
     # a constant network has zero sensitivity (0 / 0 resolved to 0 by the shared normalisation)
     const = np.ones((len(X), 5))
     assert relative_sensitivity(const, const.copy()) == 0.0
+
+
+def test_matched_networks_shapes_training_and_p_star():
+    torch = pytest.importorskip("torch")
+    from hullscope.hierarchy.learning import (LearningCurve, estimate_p_star, fcn, hierarchical_net,
+                                              train_to_loss, test_error)
+
+    R = make_rules(v=4, m=2, n_c=2, s=2, L=2, seed=0)
+    s0 = 1
+    X, y = generate(R, range(p_max(R, s0)), s0)
+    H = one_hot(X, R.v)
+    for net in (hierarchical_net(R, s0, width=16, shared=True), hierarchical_net(R, s0, width=16, shared=False),
+                fcn(R, s0, width=16)):
+        out = net(torch.as_tensor(H[:5]))
+        assert out.shape == (5, R.n_c)
+    lcn = hierarchical_net(R, s0, width=32, shared=False)
+    assert lcn.layer1.weight.shape[0] == 4  # 4 positions at the first layer, each with its own weights
+    info = train_to_loss(lcn, H, y, target_loss=1e-2, max_epochs=200, lr=3e-3)
+    assert info["reached"] and test_error(lcn, H, y) == 0.0
+    curve = LearningCurve(np.array([10, 100, 1000]), np.array([[0.5, 0.5], [0.2, 0.3], [0.0, 0.05]]), {})
+    est = estimate_p_star(curve, 0.1)
+    # mean errors 0.5, 0.25, 0.025: crossing at log-linear interpolation 1/3 of the way from 100 to 1000
+    assert est["p_star"] == pytest.approx(100 * 10 ** ((0.25 - 0.1) / (0.25 - 0.025)))
+    assert len(est["per_seed"]) == 2
