@@ -131,3 +131,47 @@ def test_matched_networks_shapes_training_and_p_star():
     # mean errors 0.5, 0.25, 0.025: crossing at log-linear interpolation 1/3 of the way from 100 to 1000
     assert est["p_star"] == pytest.approx(100 * 10 ** ((0.25 - 0.1) / (0.25 - 0.025)))
     assert len(est["per_seed"]) == 2
+
+
+def test_network_sensitivities_constant_and_exact():
+    torch = pytest.importorskip("torch")
+    from hullscope.hierarchy.sensitivity import sensitivities
+
+    R = make_rules(v=5, m=3, n_c=3, s=2, L=2, seed=1)
+    idx = sample_indices(p_max(R, 1), 120, seed=0)
+
+    class Const(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(1, 3)
+
+        def forward(self, x):
+            return self.head(torch.ones(x.shape[0], 1))
+
+    res = sensitivities(Const(), R, idx, 1, s0=1, layers=["head"])
+    assert res["S"]["head"] == 0 and res["D"]["head"] == 0 and res["G"]["head"] == 0
+
+    class Identity(torch.nn.Module):
+        def forward(self, x):
+            return x
+
+    res = sensitivities(Identity(), R, idx, 1, s0=1, layers=["input"])
+    assert res["S"]["input"] > 0 and res["D"]["input"] > 0 and res["G"]["input"] > 0
+
+
+def test_hierarchy_cli(tmp_path, capsys):
+    import json
+
+    from hullscope.cli import main
+
+    assert main(["hierarchy", "sample", "--v", "4", "--m", "2", "--n-c", "2", "--s0", "1", "--P", "50",
+                 "--out", str(tmp_path)]) == 0
+    z = np.load(tmp_path / "data.npz")
+    assert z["one_hot"].shape == (50, 4, 16) and json.loads((tmp_path / "data.json").read_text())["P_max"] == str(2 * 2 ** 3 * 4 ** 3)
+    assert main(["hierarchy", "sample", "--v", "3", "--m", "4", "--out", str(tmp_path)]) == 2
+    assert "m:" in capsys.readouterr().err
+    assert main(["hierarchy", "learn", "--v", "4", "--m", "2", "--n-c", "2", "--s0", "1", "--P", "16,64", "--n-test", "64",
+                 "--seeds", "1", "--width", "16", "--max-epochs", "20", "--out", str(tmp_path)]) == 0
+    rep = json.loads((tmp_path / "learning_curve.json").read_text())
+    assert rep["P"] == [16, 64] and len(rep["errors"]) == 2
+    assert (tmp_path / "learning_curve.png").stat().st_size > 5000

@@ -17,12 +17,13 @@ _SUBCOMMANDS = [
     "hullscope.demo_cli",
     "hullscope.analyze_cli",
     "hullscope.stability.cli",
+    "hullscope.hierarchy.cli",
 ]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hullscope",
+        prog="hullscope", allow_abbrev=False,
         description="Exact, certified geometry of how image classifiers extrapolate.")
     parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
