@@ -19,7 +19,7 @@ import numpy as np
 def main(argv=None) -> int:
     import torch
 
-    from hullscope.hierarchy import make_rules
+    from hullscope.hierarchy import make_rules, p_max
     from hullscope.hierarchy.learning import estimate_p_star, learning_curve
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,7 +40,8 @@ def main(argv=None) -> int:
     stars = {}
     for s0 in (0, 1, 2):
         t1 = time.perf_counter()
-        grid = [int(x) for x in np.geomspace(256, 256 * (s0 + 1) ** 2 * 16, 6)]
+        cap = min(256 * (s0 + 1) ** 2 * 16, p_max(R, s0) - 1000)  # keep a disjoint test set
+        grid = [int(x) for x in np.geomspace(256, cap, 6)]
         c = learning_curve(R, grid, s0=s0, arch="lcn", width=args.width, n_test=1000, seeds=seeds,
                            max_epochs=args.max_epochs)
         est = estimate_p_star(c)
