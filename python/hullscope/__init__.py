@@ -22,7 +22,6 @@ _EXPORTS = {
     "DistanceResult": "hull",
     "MembershipResult": "hull",
     "Verification": "hull",
-    "LinearRegions": "regions",
     "datasets": None,
     "sensitivity": None,
     "features": None,
@@ -31,7 +30,7 @@ _EXPORTS = {
     "stability": None,
     "hierarchy": None,
     "distributed": None,
-    "regions": None,
+    "report": None,
     "hull": None,
 }
 
