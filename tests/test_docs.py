@@ -21,3 +21,8 @@ def test_readme_tour_runs(capsys):
     exec(compile(code, "README.md", "exec"), {})
     out = capsys.readouterr().out
     assert "['inside' 'outside']" in out and "True True" in out and "ok=True" in out
+
+
+def test_every_public_name_imports():
+    for name in hullscope.__all__:
+        assert getattr(hullscope, name) is not None, name
