@@ -33,7 +33,7 @@ def _fig_distances(analyses: Dict[str, Any], path: Path) -> None:
         r = a.result
         ax.hist(r.distance / a.typical_nn, bins=30, color="tab:blue", alpha=0.7, label="to the hull")
         ax.hist(r.nn_distance / a.typical_nn, bins=30, color="tab:orange", alpha=0.6, label="to nearest sample")
-        ax.set_title(f"{name}: {100 * a.summary['fraction_outside']:.0f}% outside", fontsize=10)
+        ax.set_title(f"{name}: {100 * a.summary['fraction_outside']:.1f}% outside", fontsize=10)
         ax.set_xlabel("distance / typical training NN distance")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -94,7 +94,9 @@ def _fig_roc(ood: Dict[str, Any], path: Path) -> None:
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate (in-distribution)")
     ax.set_ylabel("true positive rate (OOD)")
-    ax.set_title(f"OOD: {ood['name']}", fontsize=10)
+    import textwrap
+
+    ax.set_title("\n".join(textwrap.wrap(f"OOD: {ood['name']}", 40)), fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
