@@ -19,7 +19,8 @@ import numpy as np
 def main(argv=None) -> int:
     import torch
 
-    from hullscope.hierarchy import make_rules, p_max
+    from hullscope.hierarchy import make_rules, p_max, sample_indices
+    from hullscope.hierarchy.sensitivity import sensitivities
     from hullscope.hierarchy.learning import estimate_p_star, learning_curve
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,13 +43,21 @@ def main(argv=None) -> int:
         t1 = time.perf_counter()
         cap = min(256 * (s0 + 1) ** 2 * 16, p_max(R, s0) - 1000)  # keep a disjoint test set
         grid = [int(x) for x in np.geomspace(256, cap, 6)]
+        sens = []
+        probe = sample_indices(p_max(R, s0), 300, seed=99)
+
+        def measure(net, P, seed, s0=s0, probe=probe, sens=sens):
+            # the last hidden layer's sensitivity to bottom-level synonyms (S) and positions (D)
+            r = sensitivities(net, R, probe, 1, s0=s0, layers=["relu2"])
+            sens.append({"P": P, "seed": seed, **{k: round(v["relu2"], 4) for k, v in r.items()}})
+
         c = learning_curve(R, grid, s0=s0, arch="lcn", width=args.width, n_test=1000, seeds=seeds,
-                           max_epochs=args.max_epochs)
+                           max_epochs=args.max_epochs, on_trained=measure)
         est = estimate_p_star(c)
         stars[s0] = est["p_star"]
         print(json.dumps({"case": "srhm_lcn", "s0": s0, "P": c.P.tolist(),
                           "test_error_mean": c.errors.mean(1).round(4).tolist(), **est,
-                          "seconds": time.perf_counter() - t1}), flush=True)
+                          "last_hidden_sensitivities": sens, "seconds": time.perf_counter() - t1}), flush=True)
     ok = [s0 for s0 in stars if np.isfinite(stars[s0])]
     if len(ok) >= 2:
         slope = float(np.polyfit(np.log([s0 + 1 for s0 in ok]), np.log([stars[s0] for s0 in ok]), 1)[0])

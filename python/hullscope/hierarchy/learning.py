@@ -125,9 +125,10 @@ class LearningCurve:
 def learning_curve(rules: Rules, Ps: Sequence[int], *, s0: int = 0, variant: str = "subpatch",
                    arch: str = "lcn", width: int = 256, n_test: int = 2000, seeds: Sequence[int] = (0, 1),
                    target_loss: float = 1e-3, max_epochs: int = 300, device: Any = "cpu",
-                   progress: bool = False) -> LearningCurve:
+                   on_trained: Any = None, progress: bool = False) -> LearningCurve:
     """Train ``arch`` ('lcn', 'cnn' or 'fcn') on P data for every P in ``Ps`` and seed, and measure the
-    test error on ``n_test`` other data (train and test sets are disjoint)."""
+    test error on ``n_test`` other data (train and test sets are disjoint). ``on_trained(net, P, seed)``
+    is called after each training (e.g. to measure sensitivities)."""
     from .._progress import progress_bar
 
     total = p_max(rules, s0, variant)
@@ -149,6 +150,8 @@ def learning_curve(rules: Rules, Ps: Sequence[int], *, s0: int = 0, variant: str
                 train_to_loss(net, Hall[:P], yall[:P], target_loss=target_loss, max_epochs=max_epochs,
                               seed=seed, device=device)
                 errors[i, j] = test_error(net, Hte, yte, device)
+                if on_trained is not None:
+                    on_trained(net, P, seed)
                 bar.update(1)
     return LearningCurve(np.asarray(Ps), errors, {"arch": arch, "s0": s0, "width": width, "n_test": n_test})
 
