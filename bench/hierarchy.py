@@ -1,10 +1,10 @@
 """Sample complexity of the (sparse) random hierarchy model on CPU. Prints JSON lines.
 
 For s = 2, L = 2, v = 16, m = 8, n_c = 8 (P_max large enough for disjoint test sets):
-* RHM (s0 = 0) with the CNN: P* at 10% test error against the prediction n_c m^L = 512;
+* RHM (s0 = 0) with the CNN (width 512, 2 seeds): P* at 10% test error against n_c m^L = 512;
 * SRHM s0 in {0, 1, 2} with the LCN: P* against (s0 + 1), and the fitted exponent (prediction ~ L = 2).
 
-Usage: python bench/hierarchy.py [--width 128 --seeds 2 --max-epochs 100]
+Usage: python bench/hierarchy.py [--width 128 --rhm-width 512 --seeds 1 --max-epochs 60]
 """
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def main(argv=None) -> int:
     from hullscope.hierarchy.learning import estimate_p_star, learning_curve
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--width", type=int, default=128)
+    ap.add_argument("--width", type=int, default=128, help="LCN width")
+    ap.add_argument("--rhm-width", type=int, default=512, help="CNN width for the RHM case (the paper's ~512)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--max-epochs", type=int, default=100)
     args = ap.parse_args(argv)
@@ -32,8 +33,8 @@ def main(argv=None) -> int:
     R = make_rules(v=16, m=8, n_c=8, s=2, L=2, seed=0)
     seeds = tuple(range(args.seeds))
     t0 = time.perf_counter()
-    c = learning_curve(R, [128, 256, 512, 1024, 2048], arch="cnn", width=args.width, n_test=1000, seeds=seeds,
-                       max_epochs=args.max_epochs)
+    c = learning_curve(R, [256, 512, 768, 1024, 1536, 2048], arch="cnn", width=args.rhm_width, n_test=1000,
+                       seeds=tuple(range(max(2, args.seeds))), max_epochs=100)
     est = estimate_p_star(c)
     print(json.dumps({"case": "rhm_cnn", "P": c.P.tolist(), "test_error_mean": c.errors.mean(1).round(4).tolist(),
                       **est, "prediction_n_c_m_L": 512, "ratio_to_prediction": est["p_star"] / 512,
