@@ -175,3 +175,23 @@ def test_hierarchy_cli(tmp_path, capsys):
     rep = json.loads((tmp_path / "learning_curve.json").read_text())
     assert rep["P"] == [16, 64] and len(rep["errors"]) == 2
     assert (tmp_path / "learning_curve.png").stat().st_size > 5000
+
+
+def test_whitening_and_resampling_at_and_above_a_level():
+    from hullscope.hierarchy import level_symbols, resample
+
+    R = make_rules(v=5, m=3, n_c=3, s=2, L=3, seed=5)
+    idx = sample_indices(p_max(R, 1), 200, seed=1)
+    X, y = generate(R, idx, 1)
+    W = one_hot(X, R.v, whiten=True)
+    inf = X != EMPTY
+    np.testing.assert_allclose(W.sum(axis=1)[inf], 0, atol=1e-6)           # centred
+    np.testing.assert_allclose(np.linalg.norm(W, axis=1)[inf], 1, rtol=1e-6)  # unit norm
+    assert np.all(W.sum(axis=1)[~inf] == 0) and np.all(np.abs(W).sum(axis=1)[~inf] == 0)
+    lv = level_symbols(R, X, 1)
+    Xa, ya = generate(R, resample(R, idx, 2, "synonyms", 1, seed=2, and_above=True), 1)
+    np.testing.assert_array_equal(ya, y)
+    la = level_symbols(R, Xa, 1)
+    assert not np.array_equal(la[2], lv[2])  # level-2 symbols changed too (level-3 nodes re-drew)
+    Xo, _ = generate(R, resample(R, idx, 2, "synonyms", 1, seed=2), 1)
+    np.testing.assert_array_equal(level_symbols(R, Xo, 1)[2], lv[2])  # without: level 2 kept

@@ -204,14 +204,25 @@ def decode(rules: Rules, x: Sequence[int], s0: int = 0, variant: str = "subpatch
     return cur[0]
 
 
-def one_hot(X: np.ndarray, v: int, empty_channel: bool = False) -> np.ndarray:
-    """(P, d) symbols -> (P, v, d) float32 one-hot; EMPTY is all zeros, or channel v if ``empty_channel``."""
+def one_hot(X: np.ndarray, v: int, empty_channel: bool = False, whiten: bool = False) -> np.ndarray:
+    """(P, d) symbols -> (P, v, d) float32 one-hot; EMPTY is all zeros, or channel v if ``empty_channel``.
+
+    ``whiten``: informative positions become (e_x - 1/v) * sqrt(v / (v - 1)), centred and of unit norm
+    (the one-hot vectors of a uniform symbol then have zero mean and isotropic covariance over the v
+    channels' simplex); empty positions stay zero.
+    """
     X = np.asarray(X)
     C = v + 1 if empty_channel else v
     out = np.zeros((X.shape[0], C, X.shape[1]), dtype=np.float32)
     P, d = np.indices(X.shape)
     inf = X != EMPTY
     out[P[inf], X[inf], d[inf]] = 1.0
+    if whiten:
+        if v < 2:
+            raise ValueError("whiten: needs v >= 2")
+        mask = np.zeros_like(out[:, :1])
+        mask[P[inf], 0, d[inf]] = 1.0
+        out[:, :v] = (out[:, :v] - mask / v) * np.sqrt(v / (v - 1))
     if empty_channel:
         out[P[~inf], v, d[~inf]] = 1.0
     return out
@@ -251,12 +262,13 @@ def _index(rules: Rules, cls: int, depths, s0: int, variant: str) -> int:
 
 
 def resample(rules: Rules, indices: Sequence[int], level: int, what: str = "synonyms", s0: int = 0,
-             variant: str = "subpatch", seed: int = 0) -> List[int]:
+             variant: str = "subpatch", seed: int = 0, and_above: bool = False) -> List[int]:
     """Indices of the same data with new random choices at one level of the hierarchy.
 
     ``what="synonyms"``: every node whose symbol lives at ``level`` (1..L; L = the class) re-draws
     which of its m tuples it produces, so symbols at levels >= ``level`` are kept and those below
     change. ``what="positions"``: those nodes re-draw where their children sit (SRHM, s0 > 0).
+    ``and_above``: the nodes of every level >= ``level`` re-draw (the class is always kept).
     """
     level = _check_int("level", level, 1)
     if level > rules.L:
@@ -268,14 +280,16 @@ def resample(rules: Rules, indices: Sequence[int], level: int, what: str = "syno
     rng = random.Random(seed)
     n_pl = n_positions(rules.s, s0, variant)
     t = rules.L - level  # depth of the nodes whose symbols live at `level`
+    depths_to_change = range(0, t + 1) if and_above else [t]
     out = []
     for idx in indices:
         cls, depths = _digits(rules, int(idx), s0, variant)
-        for node in depths[t]:
-            if what == "synonyms":
-                node[0] = rng.randrange(rules.m)
-            else:
-                node[1] = rng.randrange(n_pl)
+        for tt in depths_to_change:
+            for node in depths[tt]:
+                if what == "synonyms":
+                    node[0] = rng.randrange(rules.m)
+                else:
+                    node[1] = rng.randrange(n_pl)
         out.append(_index(rules, cls, depths, s0, variant))
     return out
 
