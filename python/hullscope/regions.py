@@ -1,0 +1,136 @@
+"""Decision regions of a linear last layer (pure numpy/scipy stopgap).
+
+For logits ``z = W f + b`` the region of class ``j`` is the polyhedron
+``R_j = {f : (w_i - w_j).f + (b_i - b_j) <= 0 for all i != j}``.
+
+This module currently provides the closed-form certified radius in R^d and
+Chebyshev balls of regions intersected with a box, solved with scipy HiGHS.
+The C++ LP engine described in issue 3 is NOT written yet.
+
+Identical classes (duplicate rows of ``(W, b)``): their difference row is
+zero, so ties are never strictly resolved; such a pair is ignored when the
+rows coincide exactly (the two regions coincide), see ``LinearRegions``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from ._validation import as_matrix, as_vector
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LinearRegions", "ChebyshevBall"]
+
+
+@dataclass(frozen=True)
+class ChebyshevBall:
+    """Largest ball inside ``R_j`` intersected with the box domain.
+
+    Attributes
+    ----------
+    cls : int
+        Class index ``j``.
+    center : ndarray, shape (d,)
+    radius : float
+        Euclidean radius (``-inf``-free: 0 when the region has empty interior,
+        ``nan`` when the region is empty).
+    """
+
+    cls: int
+    center: np.ndarray
+    radius: float
+
+
+class LinearRegions:
+    """Partition of feature space by ``argmax(W f + b)``.
+
+    Parameters
+    ----------
+    W : array_like, shape (K, d)
+    b : array_like, shape (K,)
+    domain : None or tuple (lo, hi) of arrays/scalars, optional
+        Box domain; ``None`` means R^d.
+    """
+
+    def __init__(self, W: Any, b: Any, domain: Optional[Any] = None) -> None:
+        self.W = as_matrix(W, "W")
+        K, d = self.W.shape
+        if K < 2:
+            raise ValueError(f"W: need at least 2 classes (rows), got {K}")
+        self.b = as_vector(b, "b", n=K)
+        self.K, self.d = K, d
+        self.box = None
+        if domain is not None:
+            lo, hi = domain
+            lo = np.broadcast_to(np.asarray(lo, dtype=float), (d,)).copy()
+            hi = np.broadcast_to(np.asarray(hi, dtype=float), (d,)).copy()
+            if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+                raise ValueError("domain: box bounds must be finite")
+            if np.any(lo > hi):
+                raise ValueError("domain: box has lo > hi (empty domain)")
+            self.box = (lo, hi)
+
+    def _check_class(self, j: int) -> int:
+        if not (0 <= int(j) < self.K):
+            raise ValueError(f"class index {j} out of range [0, {self.K})")
+        return int(j)
+
+    def halfspaces(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows ``A, beta`` with ``R_j = {f : A f + beta <= 0}`` (zero rows dropped)."""
+        j = self._check_class(j)
+        idx = np.array([i for i in range(self.K) if i != j])
+        A = self.W[idx] - self.W[j]
+        beta = self.b[idx] - self.b[j]
+        keep = np.linalg.norm(A, axis=1) > 0
+        return A[keep], beta[keep]
+
+    def predict(self, F: Any) -> np.ndarray:
+        """Class of each row of ``F`` (shape (n, d)); ties go to the lowest index."""
+        F = as_matrix(F, "F", d=self.d)
+        return np.argmax(F @ self.W.T + self.b, axis=1)
+
+    def certified_radius(self, F: Any) -> np.ndarray:
+        """Distance from each point to the boundary of its region in R^d.
+
+        ``min_{i != j} (z_j - z_i) / ||w_j - w_i||`` (closed form; ``inf`` if
+        every other class has identical weights and lower bias).
+        """
+        F = as_matrix(F, "F", d=self.d)
+        Z = F @ self.W.T + self.b
+        pred = np.argmax(Z, axis=1)
+        out = np.empty(len(F))
+        for n, j in enumerate(pred):
+            diff = np.linalg.norm(self.W - self.W[j], axis=1)
+            gap = Z[n, j] - Z[n]
+            m = np.arange(self.K) != j
+            with np.errstate(divide="ignore"):
+                r = np.where(diff[m] > 0, gap[m] / np.where(diff[m] > 0, diff[m], 1), np.inf)
+            out[n] = r.min()
+        return out
+
+    def chebyshev_ball(self, j: int) -> ChebyshevBall:
+        """Chebyshev ball of ``R_j`` within the box domain (requires a box)."""
+        from scipy.optimize import linprog
+
+        if self.box is None:
+            raise ValueError("domain: chebyshev_ball needs a box domain (R^d regions may be unbounded)")
+        A, beta = self.halfspaces(j)
+        lo, hi = self.box
+        d = self.d
+        I = np.eye(d)
+        G = np.vstack([A, I, -I])
+        h = np.concatenate([-beta, hi, -lo])
+        norms = np.linalg.norm(G, axis=1)
+        c = np.zeros(d + 1)
+        c[-1] = -1.0
+        res = linprog(c, A_ub=np.hstack([G, norms[:, None]]), b_ub=h,
+                      bounds=[(None, None)] * d + [(0, None)], method="highs")
+        if res.status == 2:
+            return ChebyshevBall(j, np.full(d, np.nan), float("nan"))
+        if res.status != 0:
+            raise RuntimeError(f"Chebyshev LP failed: {res.message}")
+        return ChebyshevBall(j, res.x[:d].copy(), float(res.x[-1]))
