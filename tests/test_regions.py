@@ -43,3 +43,34 @@ def test_bad_input():
         LinearRegions(np.ones((3, 2)), np.ones(3), domain=(1, 0))
     with pytest.raises(ValueError):
         LinearRegions(np.ones((3, 2)), np.ones(3)).halfspaces(5)
+
+
+def test_segment_matches_dense_sampling():
+    rng = np.random.default_rng(2)
+    W, b = rng.normal(size=(6, 3)), rng.normal(size=6)
+    reg = LinearRegions(W, b)
+    p, q = rng.normal(size=3) * 3, rng.normal(size=3) * 3
+    cls, br = reg.segment(p, q)
+    ts = np.linspace(0, 1, 20001)
+    lab = reg.predict(p + ts[:, None] * (q - p))
+    edges = np.concatenate([[0.0], br, [1.0]])
+    for k, c in enumerate(cls):
+        m = (ts > edges[k] + 1e-4) & (ts < edges[k + 1] - 1e-4)
+        assert np.all(lab[m] == c)
+    assert len(cls) == len(np.unique(np.flatnonzero(np.diff(lab)))) + 1
+
+
+def test_adjacency_matches_grid_2d():
+    rng = np.random.default_rng(3)
+    W, b = rng.normal(size=(5, 2)), rng.normal(size=5)
+    reg = LinearRegions(W, b, domain=(-3, 3))
+    M = reg.adjacency()
+    g = np.linspace(-3, 3, 601)
+    X, Y = np.meshgrid(g, g)
+    L = reg.predict(np.stack([X.ravel(), Y.ravel()], 1)).reshape(X.shape)
+    G = np.zeros_like(M)
+    for a, c in [(L[:, :-1], L[:, 1:]), (L[:-1], L[1:])]:
+        m = a != c
+        G[a[m], c[m]] = True
+        G[c[m], a[m]] = True
+    np.testing.assert_array_equal(M, G)

@@ -5,7 +5,8 @@ For logits ``z = W f + b`` the region of class ``j`` is the polyhedron
 
 This module currently provides the closed-form certified radius in R^d and
 Chebyshev balls of regions intersected with a box, solved with scipy HiGHS.
-The C++ LP engine described in issue 3 is NOT written yet.
+It also gives facet/adjacency tests (HiGHS LPs) and exact segment class
+sequences. The C++ LP engine described in issue 3 is NOT written yet.
 
 Identical classes (duplicate rows of ``(W, b)``): their difference row is
 zero, so ties are never strictly resolved; such a pair is ignored when the
@@ -134,3 +135,88 @@ class LinearRegions:
         if res.status != 0:
             raise RuntimeError(f"Chebyshev LP failed: {res.message}")
         return ChebyshevBall(j, res.x[:d].copy(), float(res.x[-1]))
+
+    def is_facet(self, j: int, i: int, tol: float = 1e-9) -> bool:
+        """Whether ``R_j`` (within the box, if any) shares a facet with ``R_i``.
+
+        Row ``i`` of ``R_j`` is irredundant iff maximising ``(w_i - w_j).f + b_i - b_j``
+        over the other constraints (and the box) exceeds 0, and ``R_j`` has interior.
+        """
+        from scipy.optimize import linprog
+
+        j, i = self._check_class(j), self._check_class(i)
+        if i == j:
+            raise ValueError("i and j must differ")
+        a = self.W[i] - self.W[j]
+        beta = self.b[i] - self.b[j]
+        if not np.any(a):
+            return False
+        others = [k for k in range(self.K) if k not in (i, j)]
+        A = self.W[others] - self.W[j]
+        h = -(self.b[others] - self.b[j])
+        bounds = [(None, None)] * self.d if self.box is None else list(zip(*self.box))
+        # can row i be violated while the other rows hold? (otherwise it is redundant)
+        res = linprog(-a, A_ub=A if len(others) else None, b_ub=h if len(others) else None,
+                      bounds=bounds, method="highs")
+        if res.status == 2:
+            return False
+        if res.status == 3:
+            val = np.inf
+        elif res.status == 0:
+            val = -res.fun + beta
+        else:
+            raise RuntimeError(f"facet LP failed: {res.message}")
+        if val <= tol:
+            return False
+        # the face must have relative interior: Chebyshev ball of {a.f+beta=0} within the others
+        G = np.vstack([A, np.eye(self.d), -np.eye(self.d)]) if self.box is not None else A
+        hh = np.concatenate([h, self.box[1], -self.box[0]]) if self.box is not None else h
+        if len(G) == 0:
+            return True
+        P = G - np.outer(G @ a, a) / (a @ a)
+        norms = np.linalg.norm(P, axis=1)
+        c = np.zeros(self.d + 1)
+        c[-1] = -1.0
+        res2 = linprog(c, A_ub=np.hstack([G, norms[:, None]]), b_ub=hh,
+                       A_eq=np.append(a, 0.0)[None], b_eq=[-beta],
+                       bounds=[(None, None)] * self.d + [(0, 1.0)], method="highs")
+        return res2.status == 0 and -res2.fun > tol
+
+    def adjacency(self) -> np.ndarray:
+        """Boolean (K, K) matrix: ``R_i`` and ``R_j`` share a (d-1)-dimensional face."""
+        M = np.zeros((self.K, self.K), dtype=bool)
+        for j in range(self.K):
+            for i in range(j + 1, self.K):
+                M[i, j] = M[j, i] = self.is_facet(j, i)
+        return M
+
+    def segment(self, p: Any, q: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Exact class sequence along ``p + t (q - p)``, ``t`` in [0, 1].
+
+        Returns ``classes`` (m,) and breakpoints ``t`` (m-1,) (ties to lowest index).
+        """
+        p = as_vector(p, "p", n=self.d)
+        q = as_vector(q, "q", n=self.d)
+        alpha = self.W @ p + self.b
+        gamma = self.W @ (q - p)
+        t = 0.0
+        # at t=0 break ties toward the class that grows fastest
+        top = np.flatnonzero(alpha == alpha.max())
+        c = int(top[np.argmax(gamma[top])])
+        classes, breaks = [c], []
+        while True:
+            up = gamma > gamma[c]
+            if not np.any(up):
+                break
+            tk = np.full(self.K, np.inf)
+            tk[up] = (alpha[c] - alpha[up]) / (gamma[up] - gamma[c])
+            tk[tk < t] = np.inf
+            tn = tk.min()
+            if not tn < 1.0:
+                break
+            cand = np.flatnonzero(tk == tn)
+            c = int(cand[np.argmax(gamma[cand])])
+            t = float(tn)
+            classes.append(c)
+            breaks.append(t)
+        return np.array(classes), np.array(breaks)
