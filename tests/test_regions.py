@@ -74,3 +74,26 @@ def test_adjacency_matches_grid_2d():
         G[a[m], c[m]] = True
         G[c[m], a[m]] = True
     np.testing.assert_array_equal(M, G)
+
+
+def test_certify_box_ball_points_against_sampling():
+    rng = np.random.default_rng(4)
+    W, b = rng.normal(size=(4, 2)), rng.normal(size=4)
+    reg = LinearRegions(W, b)
+    seen = set()
+    for _ in range(200):
+        c = rng.normal(size=2) * 2
+        h = rng.uniform(0.01, 0.5, size=2)
+        j = int(reg.predict(c[None])[0])
+        g = np.linspace(0, 1, 41)
+        Xg = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+        pts = c - h + 2 * h * Xg
+        truth = bool(np.all(reg.predict(pts) == j))
+        ans = reg.certify(j, box=(c - h, c + h))
+        assert ans == truth  # the grid contains the box's vertices, where the max is attained
+        assert reg.certify(j, points=pts) == truth
+        r = reg.certified_radius(c[None])[0]
+        assert reg.certify(j, ball=(c, 0.999 * r))
+        assert not reg.certify(j, ball=(c, 1.001 * r))
+        seen.add(ans)
+    assert seen == {True, False}

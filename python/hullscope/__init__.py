@@ -32,6 +32,8 @@ _EXPORTS = {
     "distributed": None,
     "report": None,
     "hull": None,
+    "LinearRegions": "regions",
+    "regions": None,
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__", "build_info"]

@@ -220,3 +220,32 @@ class LinearRegions:
             classes.append(c)
             breaks.append(t)
         return np.array(classes), np.array(breaks)
+
+    def certify(self, j: int, *, box: Optional[Any] = None, ball: Optional[Any] = None,
+                points: Optional[Any] = None) -> bool:
+        """Whether a whole set lies in ``R_j`` (closed forms; exactly one set kind).
+
+        ``box=(lo, hi)``: ``max_box a_i.f = a_i.mid + |a_i|.half``; ``ball=(center, r)``:
+        ``a_i.c + beta_i + r ||a_i|| <= 0``; ``points`` (n, d): every point (hence
+        their convex hull, regions being convex) lies in ``R_j``.
+        """
+        j = self._check_class(j)
+        if sum(x is not None for x in (box, ball, points)) != 1:
+            raise ValueError("certify: give exactly one of box, ball, points")
+        A, beta = self.halfspaces(j)
+        if box is not None:
+            lo = as_vector(np.broadcast_to(np.asarray(box[0], float), (self.d,)), "box[0]")
+            hi = as_vector(np.broadcast_to(np.asarray(box[1], float), (self.d,)), "box[1]")
+            if np.any(lo > hi):
+                raise ValueError("box: lo > hi")
+            worst = A @ ((lo + hi) / 2) + np.abs(A) @ ((hi - lo) / 2) + beta
+        elif ball is not None:
+            c = as_vector(ball[0], "ball center", n=self.d)
+            r = float(ball[1])
+            if not (np.isfinite(r) and r >= 0):
+                raise ValueError("ball radius must be finite and >= 0")
+            worst = A @ c + beta + r * np.linalg.norm(A, axis=1)
+        else:
+            P = as_matrix(points, "points", d=self.d)
+            worst = (P @ A.T + beta).max(axis=0) if len(A) else np.zeros(0)
+        return bool(np.all(worst <= 0))
