@@ -97,3 +97,17 @@ def test_certify_box_ball_points_against_sampling():
         assert not reg.certify(j, ball=(c, 1.001 * r))
         seen.add(ans)
     assert seen == {True, False}
+
+
+def test_duplicate_classes_share_one_region():
+    rng = np.random.default_rng(5)
+    W, b = rng.normal(size=(3, 2)), rng.normal(size=3)
+    W = np.vstack([W, W[1]])
+    b = np.append(b, b[1])
+    reg = LinearRegions(W, b, domain=(-3, 3))
+    M = reg.adjacency()
+    assert not M[1, 3]
+    np.testing.assert_array_equal(np.delete(M[1], [1, 3]), np.delete(M[3], [1, 3]))
+    F = rng.uniform(-3, 3, size=(50, 2))
+    assert not np.any(reg.predict(F) == 3)  # ties go to the lower index
+    assert np.all(np.isfinite(reg.certified_radius(F)))

@@ -151,7 +151,9 @@ class LinearRegions:
         beta = self.b[i] - self.b[j]
         if not np.any(a):
             return False
-        others = [k for k in range(self.K) if k not in (i, j)]
+        # classes identical to i share its region: their rows duplicate row i
+        others = [k for k in range(self.K) if k not in (i, j)
+                  and not (np.array_equal(self.W[k], self.W[i]) and self.b[k] == self.b[i])]
         A = self.W[others] - self.W[j]
         h = -(self.b[others] - self.b[j])
         bounds = [(None, None)] * self.d if self.box is None else list(zip(*self.box))
