@@ -38,4 +38,5 @@ def test_demo_refuses_an_unwritable_folder(tmp_path, capsys):
 def test_demo_pixels_only(tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--pixels-only", "--no-progress"]) == 0
     rep = json.loads((tmp_path / "report.json").read_text())
-    assert rep["fraction_test_outside_hull"] == 1.0 and rep["certificates_verified"] == 450
+    assert rep["fraction_outside"] == 1.0 and rep["certificates_verified"] == 450
+    assert rep["fraction_train_outside_leave_one_out_hull"] == 1.0

@@ -9,26 +9,15 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from ._plot import subplots
 from ._validation import writable_dir
 
 __all__ = ["write_report"]
 
 
-def _plt():
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError('figures need matplotlib: pip install "hullscope[plot]"') from exc
-    return plt
-
-
 def _fig_distances(analyses: Dict[str, Any], path: Path) -> None:
-    plt = _plt()
     k = len(analyses)
-    fig, axes = plt.subplots(1, k, figsize=(4 * k, 3.2), squeeze=False)
+    fig, axes = subplots(1, k, figsize=(4 * k, 3.2))
     for ax, (name, a) in zip(axes[0], analyses.items()):
         r = a.result
         ax.hist(r.distance / a.typical_nn, bins=30, color="tab:blue", alpha=0.7, label="to the hull")
@@ -38,13 +27,11 @@ def _fig_distances(analyses: Dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _fig_scatter(analyses: Dict[str, Any], path: Path) -> None:
-    plt = _plt()
     k = len(analyses)
-    fig, axes = plt.subplots(1, k, figsize=(4 * k, 3.4), squeeze=False)
+    fig, axes = subplots(1, k, figsize=(4 * k, 3.4))
     for ax, (name, a) in zip(axes[0], analyses.items()):
         r = a.result
         ax.scatter(r.nn_distance, r.distance, s=6, alpha=0.5)
@@ -56,16 +43,14 @@ def _fig_scatter(analyses: Dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _fig_nearest_images(a: Any, X_test_img: np.ndarray, X_train_img: np.ndarray, y_train: np.ndarray,
                         path: Path, n: int = 6) -> None:
-    plt = _plt()
     r = a.result
     order = np.argsort(r.distance)[:: max(1, len(r) // n)][:n]
     shape = X_test_img.shape[1:]
-    fig, axes = plt.subplots(3, n, figsize=(1.8 * n, 5.6), squeeze=False)
+    fig, axes = subplots(3, n, figsize=(1.8 * n, 5.6))
     for j, i in enumerate(order):
         idx, w = r.support(i)
         top = idx[np.argmax(w)]
@@ -80,12 +65,11 @@ def _fig_nearest_images(a: Any, X_test_img: np.ndarray, X_train_img: np.ndarray,
     fig.suptitle("test image / nearest point of the training hull / its heaviest training image", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _fig_roc(ood: Dict[str, Any], path: Path) -> None:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(4, 4))
+    fig, axes = subplots(figsize=(4, 4))
+    ax = axes[0, 0]
     for label, (s_in, s_out) in ood["scores"].items():
         thr = np.unique(np.concatenate([s_in, s_out]))[::-1]
         tpr = [np.mean(s_out >= t) for t in thr]
@@ -100,7 +84,6 @@ def _fig_roc(ood: Dict[str, Any], path: Path) -> None:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def _img_tag(path: Path) -> str:

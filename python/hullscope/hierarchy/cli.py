@@ -83,11 +83,10 @@ def run_learn(args) -> int:
            "arch": args.arch, "s0": args.s0}
     (out / "learning_curve.json").write_text(json.dumps(rep, indent=1))
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from .._plot import subplots
 
-        fig, ax = plt.subplots(figsize=(4.5, 3.5))
+        fig, axes = subplots(figsize=(4.5, 3.5))
+        ax = axes[0, 0]
         ax.errorbar(c.P, c.errors.mean(1), yerr=c.errors.std(1), marker="o", capsize=3)
         ax.axhline(args.threshold, color="k", ls=":", lw=0.8)
         ax.set_xscale("log")

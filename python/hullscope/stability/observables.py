@@ -76,13 +76,10 @@ class StabilityResult:
 
     def plot(self, path: Optional[str] = None, stat: str = "mean"):
         """D, G and R against depth with error bars over seeds (log scale). Returns the figure."""
-        try:
-            import matplotlib
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise ImportError('plotting needs matplotlib: pip install "hullscope[plot]"') from exc
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * len(self.layers) + 2), 4))
+        from .._plot import subplots
+
+        fig, axes = subplots(figsize=(max(5.0, 0.45 * len(self.layers) + 2), 4))
+        ax = axes[0, 0]
         x = np.arange(len(self.layers))
         for obs, col in (("D", "tab:blue"), ("G", "tab:orange"), ("R", "tab:green")):
             ax.errorbar(x, self.mean(obs, stat), yerr=self.std(obs, stat), label=f"{obs}_f", color=col,
