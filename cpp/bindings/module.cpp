@@ -14,6 +14,8 @@
 #include "hullscope/common.hpp"
 #include "hullscope/hull.hpp"
 #include "hullscope/pricing.hpp"
+#include "hullscope/lp.hpp"
+#include "hullscope/regions.hpp"
 
 namespace py = pybind11;
 using hullscope::Index;
@@ -127,6 +129,257 @@ void bind_hull(py::module_& m) {
           "Minimum-norm point of conv(X) - q for every row q of Q, with certificates.");
 }
 
+
+// ---- decision regions and the LP engine ---------------------------------------------------------
+
+using hullscope::RowMatrixXd;
+using RowMap = Eigen::Map<const RowMatrixXd>;
+using VecMap = Eigen::Map<const Eigen::VectorXd>;
+
+RowMap row_map(const CArrayD& a, const char* name, py::ssize_t cols = -1) {
+    if (a.ndim() != 2 || (cols >= 0 && a.shape(1) != cols))
+        throw std::invalid_argument(std::string(name) + ": expected a 2-D array with the model's feature dimension");
+    return RowMap(a.data(), a.shape(0), a.shape(1));
+}
+VecMap vec_map(const CArrayD& a, const char* name, py::ssize_t n) {
+    if (a.ndim() != 1 || a.shape(0) != n)
+        throw std::invalid_argument(std::string(name) + ": expected a 1-D array of length " + std::to_string(n));
+    return VecMap(a.data(), a.shape(0));
+}
+
+struct Model {
+    RowMap W;
+    VecMap b, lo, hi;
+    hullscope::RegionModel rm() const { return hullscope::RegionModel{W, b, lo, hi}; }
+};
+Model make_model(const CArrayD& W, const CArrayD& b, const CArrayD& lo, const CArrayD& hi) {
+    RowMap Wm = row_map(W, "W");
+    return Model{Wm, vec_map(b, "b", W.shape(0)), vec_map(lo, "lo", W.shape(1)), vec_map(hi, "hi", W.shape(1))};
+}
+
+template <class M>
+CArrayD to_array(const M& mat) {
+    CArrayD out({static_cast<py::ssize_t>(mat.rows()), static_cast<py::ssize_t>(mat.cols())});
+    Eigen::Map<RowMatrixXd>(out.mutable_data(), mat.rows(), mat.cols()) = mat;
+    return out;
+}
+CArrayD to_vec(const Eigen::VectorXd& v) {
+    CArrayD out(static_cast<py::ssize_t>(v.size()));
+    std::copy(v.data(), v.data() + v.size(), out.mutable_data());
+    return out;
+}
+
+hullscope::LPOptions lp_options(double feas_tol, Index max_iterations) {
+    hullscope::LPOptions o;
+    o.feas_tol = feas_tol;
+    o.opt_tol = feas_tol;
+    o.max_iterations = max_iterations;
+    return o;
+}
+
+py::dict lp_solve(CArrayD A, CArrayD b, CArrayD c, CArrayD lo, CArrayD hi, std::optional<CArrayD> x_start,
+                  double feas_tol, Index max_iterations) {
+    RowMap Am = row_map(A, "A");
+    const py::ssize_t m = A.shape(0), n = A.shape(1);
+    VecMap bm = vec_map(b, "b", m), cm = vec_map(c, "c", n), lm = vec_map(lo, "lo", n), hm = vec_map(hi, "hi", n);
+    Eigen::VectorXd xs;
+    if (x_start) xs = vec_map(*x_start, "x_start", n);
+    hullscope::LPResult r;
+    {
+        py::gil_scoped_release rel;
+        Eigen::MatrixXd Ac = Am;
+        r = hullscope::solve_lp(Ac, bm, cm, lm, hm, x_start ? &xs : nullptr, lp_options(feas_tol, max_iterations));
+    }
+    py::dict out;
+    out["status"] = r.status;
+    out["value"] = r.value;
+    out["x"] = to_vec(r.x);
+    out["y"] = to_vec(r.y);
+    out["ray"] = r.ray.size() ? py::object(to_vec(r.ray)) : py::object(py::none());
+    out["iterations"] = r.iterations;
+    out["phase1_iterations"] = r.phase1_iterations;
+    return out;
+}
+
+py::dict pack_chebyshev(const std::vector<hullscope::ChebyshevResult>& res, Index K, Index d) {
+    const py::ssize_t k = static_cast<py::ssize_t>(res.size());
+    CArrayI status(k), iters(k);
+    CArrayD radius(k), center({k, (py::ssize_t)d}), y({k, (py::ssize_t)K}), p({k, (py::ssize_t)d}), q({k, (py::ssize_t)d});
+    for (py::ssize_t i = 0; i < k; ++i) {
+        status.mutable_data()[i] = res[i].status;
+        iters.mutable_data()[i] = res[i].iterations;
+        radius.mutable_data()[i] = res[i].radius;
+        std::copy(res[i].center.data(), res[i].center.data() + d, center.mutable_data() + i * d);
+        std::copy(res[i].y.data(), res[i].y.data() + K, y.mutable_data() + i * K);
+        std::copy(res[i].p.data(), res[i].p.data() + d, p.mutable_data() + i * d);
+        std::copy(res[i].q.data(), res[i].q.data() + d, q.mutable_data() + i * d);
+    }
+    py::dict out;
+    out["status"] = status;
+    out["radius"] = radius;
+    out["center"] = center;
+    out["y"] = y;
+    out["p"] = p;
+    out["q"] = q;
+    out["iterations"] = iters;
+    return out;
+}
+
+std::vector<hullscope::ChebyshevResult> unpack_chebyshev(const CArrayI& status, const CArrayD& radius,
+                                                         const CArrayD& center, Index K, Index d) {
+    if (status.ndim() != 1 || status.shape(0) != K || radius.ndim() != 1 || radius.shape(0) != K ||
+        center.ndim() != 2 || center.shape(0) != K || center.shape(1) != d)
+        throw std::invalid_argument("chebyshev: expected one status, radius and centre per class");
+    std::vector<hullscope::ChebyshevResult> v(K);
+    for (Index i = 0; i < K; ++i) {
+        v[i].status = static_cast<int>(status.data()[i]);
+        v[i].radius = radius.data()[i];
+        v[i].center = VecMap(center.data() + i * d, d);
+    }
+    return v;
+}
+
+py::dict region_chebyshev(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayI classes, double feas_tol, int threads) {
+    Model mo = make_model(W, b, lo, hi);
+    const Index K = W.shape(0), d = W.shape(1);
+    std::vector<Index> cls(classes.data(), classes.data() + classes.size());
+    for (Index c : cls)
+        if (c < 0 || c >= K) throw std::invalid_argument("classes: index out of range");
+    std::vector<hullscope::ChebyshevResult> res;
+    {
+        py::gil_scoped_release rel;
+        res = hullscope::chebyshev_all(mo.rm(), cls, lp_options(feas_tol, 0), threads);
+    }
+    return pack_chebyshev(res, K, d);
+}
+
+py::dict region_facets(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, Index c, CArrayI status, CArrayD radius,
+                       CArrayD center, double tol, bool exact, double feas_tol) {
+    Model mo = make_model(W, b, lo, hi);
+    const Index K = W.shape(0), d = W.shape(1);
+    if (c < 0 || c >= K) throw std::invalid_argument("c: class index out of range");
+    auto cheb = unpack_chebyshev(status, radius, center, K, d);
+    std::vector<Index> targets;
+    for (Index j = 0; j < K; ++j)
+        if (j != c) targets.push_back(j);
+    hullscope::FacetResult r;
+    {
+        py::gil_scoped_release rel;
+        r = hullscope::facets(mo.rm(), c, cheb[c], targets, exact ? -tol : tol, lp_options(feas_tol, 0));
+    }
+    py::dict out;
+    CArrayI st(static_cast<py::ssize_t>(r.status.size())), tg(static_cast<py::ssize_t>(targets.size()));
+    std::copy(r.status.begin(), r.status.end(), st.mutable_data());
+    std::copy(targets.begin(), targets.end(), tg.mutable_data());
+    out["targets"] = tg;
+    out["status"] = st;
+    out["value"] = to_vec(r.value);
+    out["point"] = to_array(r.point);
+    out["dual"] = to_array(r.dual);
+    out["lps"] = r.lps;
+    out["shortcuts"] = r.shortcuts;
+    out["iterations"] = r.iterations;
+    return out;
+}
+
+py::dict region_adjacency(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayI status, CArrayD radius,
+                          CArrayD center, double tol, bool exact, double feas_tol, int threads) {
+    Model mo = make_model(W, b, lo, hi);
+    const Index K = W.shape(0), d = W.shape(1);
+    auto cheb = unpack_chebyshev(status, radius, center, K, d);
+    hullscope::AdjacencyResult r;
+    {
+        py::gil_scoped_release rel;
+        r = hullscope::adjacency(mo.rm(), cheb, exact ? -tol : tol, lp_options(feas_tol, 0), threads);
+    }
+    const py::ssize_t k = K, P = r.points.rows(), Q = r.duals.rows();
+    py::dict out;
+    out["status"] = take(std::move(r.status), {k, k});
+    out["value"] = take(std::move(r.value), {k, k});
+    out["point_pairs"] = take(std::move(r.point_pairs), {P, 2});
+    out["points"] = to_array(r.points);
+    out["dual_pairs"] = take(std::move(r.dual_pairs), {Q, 2});
+    out["duals"] = to_array(r.duals);
+    out["lps"] = r.lps;
+    out["shortcuts"] = r.shortcuts;
+    out["iterations"] = r.iterations;
+    return out;
+}
+
+py::dict region_project(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayD F, CArrayI source, CArrayI target,
+                        int mode, double tol, Index max_iterations, int threads) {
+    Model mo = make_model(W, b, lo, hi);
+    const Index K = W.shape(0), d = W.shape(1);
+    RowMap Fm = row_map(F, "F", d);
+    const Index N = F.shape(0);
+    if (source.ndim() != 1 || source.shape(0) != N || target.ndim() != 1 || target.shape(0) != N)
+        throw std::invalid_argument("source/target: expected one class index per row of F");
+    for (Index i = 0; i < N; ++i) {
+        const Index s = source.data()[i], t = target.data()[i];
+        if (s < 0 || s >= K || t < 0 || t >= K) throw std::invalid_argument("source/target: class index out of range");
+        if (mode == 1 && s == t) throw std::invalid_argument("flip point: the target class equals the source class");
+    }
+    std::vector<double> f(N * d), dist(N), lower(N), y(N * (K + 2 * d));
+    std::vector<std::int8_t> conv(N);
+    std::vector<Index> iters(N);
+    {
+        py::gil_scoped_release rel;
+        hullscope::project_batch(mo.rm(), Fm, source.data(), target.data(), mode, tol, max_iterations, threads,
+                                 f.data(), dist.data(), lower.data(), conv.data(), y.data(), iters.data());
+    }
+    const py::ssize_t n = N, dd = d, yy = K + 2 * d;
+    py::dict out;
+    out["point"] = take(std::move(f), {n, dd});
+    out["distance"] = take(std::move(dist), {n});
+    out["lower"] = take(std::move(lower), {n});
+    out["converged"] = take(std::move(conv), {n});
+    out["y"] = take(std::move(y), {n, yy});
+    out["iterations"] = take(std::move(iters), {n});
+    return out;
+}
+
+py::dict region_radius_box(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayD F, int threads) {
+    Model mo = make_model(W, b, lo, hi);
+    const Index d = W.shape(1);
+    RowMap Fm = row_map(F, "F", d);
+    const Index N = F.shape(0);
+    std::vector<double> radius(N), point(N * d);
+    std::vector<Index> rival(N);
+    {
+        py::gil_scoped_release rel;
+        hullscope::certified_radius_box(mo.rm(), Fm, threads, radius.data(), rival.data(), point.data());
+    }
+    py::dict out;
+    out["radius"] = take(std::move(radius), {(py::ssize_t)N});
+    out["rival"] = take(std::move(rival), {(py::ssize_t)N});
+    out["point"] = take(std::move(point), {(py::ssize_t)N, (py::ssize_t)d});
+    return out;
+}
+
+void bind_regions(py::module_& m) {
+    m.def("lp_solve", &lp_solve, py::arg("A").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(),
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("x_start").noconvert() = py::none(),
+          py::arg("feas_tol") = 1e-9, py::arg("max_iterations") = 0,
+          "max c^T x s.t. A x <= b, lo <= x <= hi by the dense bounded-variable simplex, with certificates.");
+    m.def("region_chebyshev", &region_chebyshev, py::arg("W").noconvert(), py::arg("b").noconvert(),
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("classes").noconvert(),
+          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0);
+    m.def("region_facets", &region_facets, py::arg("W").noconvert(), py::arg("b").noconvert(),
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("c"), py::arg("status").noconvert(),
+          py::arg("radius").noconvert(), py::arg("center").noconvert(), py::arg("tol"), py::arg("exact") = false,
+          py::arg("feas_tol") = 1e-9);
+    m.def("region_adjacency", &region_adjacency, py::arg("W").noconvert(), py::arg("b").noconvert(),
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("status").noconvert(),
+          py::arg("radius").noconvert(), py::arg("center").noconvert(), py::arg("tol"), py::arg("exact") = false,
+          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0);
+    m.def("region_project", &region_project, py::arg("W").noconvert(), py::arg("b").noconvert(),
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("F").noconvert(),
+          py::arg("source").noconvert(), py::arg("target").noconvert(), py::arg("mode"), py::arg("tol") = 1e-10,
+          py::arg("max_iterations") = 0, py::arg("threads") = 0);
+    m.def("region_radius_box", &region_radius_box, py::arg("W").noconvert(), py::arg("b").noconvert(),
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("F").noconvert(), py::arg("threads") = 0);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -141,4 +394,5 @@ PYBIND11_MODULE(_core, m) {
         return d;
     });
     bind_hull(m);
+    bind_regions(m);
 }

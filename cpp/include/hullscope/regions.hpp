@@ -1,0 +1,115 @@
+// hullscope core: decision regions of a linear last layer z = W f + b.
+//
+// Class c owns R_c = {f : (w_k - w_c) f <= b_c - b_k for all k != c} intersected with a box domain
+// lo <= f <= hi (entries may be infinite: R^d is lo = -inf, hi = +inf; the orthant is lo = 0).
+// Everything works in inequality form with LPs (solve_lp), an active-set QP and closed forms,
+// and every answer carries a certificate that the Python layer re-checks in numpy.
+#pragma once
+
+#include <Eigen/Core>
+#include <vector>
+
+#include "hullscope/common.hpp"
+#include "hullscope/lp.hpp"
+
+namespace hullscope {
+
+struct RegionModel {
+    Eigen::Ref<const RowMatrixXd> W;      // (K, d)
+    Eigen::Ref<const Eigen::VectorXd> b;  // (K,)
+    Eigen::Ref<const Eigen::VectorXd> lo; // (d,)
+    Eigen::Ref<const Eigen::VectorXd> hi; // (d,)
+    Index K() const { return W.rows(); }
+    Index d() const { return W.cols(); }
+};
+
+// Rows of R_c as A f <= g, one per class k != c whose row is not identically zero with g >= 0
+// (identical classes give 0 <= 0 and are dropped; a zero row with g < 0 is kept: it makes R_c empty).
+struct ClassRows {
+    Eigen::MatrixXd A;          // (m, d)
+    Eigen::VectorXd g;          // (m,)
+    std::vector<Index> cls;     // (m,) the class k of each row
+};
+ClassRows class_rows(const RegionModel& M, Index c);
+
+enum RegionStatus : int { REGION_FULL = 0, REGION_EMPTY = 1, REGION_FLAT = 2, REGION_UNBOUNDED_BALL = 3,
+                          REGION_ITERATION_LIMIT = 4 };
+
+struct ChebyshevResult {
+    int status = REGION_ITERATION_LIMIT;
+    double radius = 0.0;        // Euclidean radius of the largest ball in R_c and the box; inf if unbounded
+    Eigen::VectorXd center;     // (d,)
+    Eigen::VectorXd y;          // (K,) multipliers of the class rows (dual bound / Farkas when empty)
+    Eigen::VectorXd p, q;       // (d,) multipliers of f_i + r <= hi_i and -f_i + r <= -lo_i
+    Index iterations = 0;
+};
+ChebyshevResult chebyshev(const RegionModel& M, Index c, const LPOptions& opt);
+
+// Facet test of rows `targets` of class c (all k != c when empty), warm-started from the class's
+// Chebyshev centre. status: 1 facet, 0 not a facet, -1 region not full-dimensional / skipped,
+// 3 iteration limit.
+struct FacetResult {
+    std::vector<int> status;    // (T,)
+    Eigen::VectorXd value;      // (T,) max over R_c without row j of (a_j f - g_j)/||a_j||
+    RowMatrixXd point;          // (T, d) a relative-interior point of the common facet (facets), else NaN
+    RowMatrixXd dual;           // (T, K) class multipliers proving max <= 0 (non-facets), else 0
+    Index lps = 0, shortcuts = 0, iterations = 0;
+};
+FacetResult facets(const RegionModel& M, Index c, const ChebyshevResult& cheb, const std::vector<Index>& targets,
+                   double tol, const LPOptions& opt);
+
+// Projection of f0 onto {f : R f <= h, first n_eq rows hold with equality} by an active-set
+// (Lawson-Hanson) method on the dual. Returns false when it did not converge.
+struct ProjectionResult {
+    bool converged = false;
+    Eigen::VectorXd f;          // (d,)
+    Eigen::VectorXd y;          // (rows,) multipliers, >= 0 on inequality rows
+    double distance = 0.0;      // ||f - f0||
+    double lower = 0.0;         // sqrt(2 * dual value), a certified lower bound on the distance
+    Index iterations = 0;
+};
+ProjectionResult project_polyhedron(const Eigen::Ref<const Eigen::MatrixXd>& R, const Eigen::Ref<const Eigen::VectorXd>& h,
+                                    Index n_eq, const Eigen::Ref<const Eigen::VectorXd>& f0, double tol,
+                                    Index max_iterations);
+
+// Exact distance from f0 to {f in box : a f >= t} (the projection, found by a breakpoint search).
+// Returns +inf (and leaves x unset) when that set is empty.
+double project_box_halfspace(const double* f0, const double* a, double t, const double* lo, const double* hi,
+                             Index d, double* x);
+
+// ---- batched drivers, parallel over classes / pairs / points with OpenMP -------------------------
+
+std::vector<ChebyshevResult> chebyshev_all(const RegionModel& M, const std::vector<Index>& classes,
+                                           const LPOptions& opt, int threads);
+
+// Facet test of every unordered pair {c, j} (run from the smaller index), given every class's
+// Chebyshev result. status/value are (K, K) row-major and symmetric; facet points and non-facet
+// duals (each (K,), for the LP of the smaller class) are listed per pair.
+struct AdjacencyResult {
+    std::vector<int> status;
+    std::vector<double> value;
+    std::vector<Index> point_pairs;  // (P, 2)
+    RowMatrixXd points;              // (P, d)
+    std::vector<Index> dual_pairs;   // (Q, 2)
+    RowMatrixXd duals;               // (Q, K)
+    Index lps = 0, shortcuts = 0, iterations = 0;
+};
+AdjacencyResult adjacency(const RegionModel& M, const std::vector<ChebyshevResult>& cheb, double tol,
+                          const LPOptions& opt, int threads);
+
+// Projection of every row of F (N, d) onto a polyhedron per row:
+//   mode 0: the region of class target[i] (distance to class);
+//   mode 1: the tie set {z_c = z_j >= z_k} with c = source[i], j = target[i] (flip point).
+// Output y is (N, K + 2d): class-row multipliers by class (mode 1: the tie row in slot j), then
+// multipliers of f <= hi and of -f <= -lo.
+void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, const Index* source,
+                   const Index* target, int mode, double tol, Index max_iterations, int threads, double* f_out,
+                   double* dist, double* lower, std::int8_t* converged, double* y_out, Index* iterations);
+
+// Exact distance from each row of F to the nearest point of the box with a different decision
+// (ties count as different): min over j != c of dist(f, {z_j >= z_c} in box). Writes radius, the
+// rival class j and the nearest point.
+void certified_radius_box(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, int threads, double* radius,
+                          Index* rival, double* point);
+
+}  // namespace hullscope

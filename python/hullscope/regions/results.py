@@ -1,0 +1,515 @@
+"""Result objects of :mod:`hullscope.regions`, each with a ``verify()`` written in plain numpy.
+
+The verifiers re-derive every claim from the model ``(W, b)``, the box domain ``lo <= f <= hi`` and
+the certificate alone; they never call the compiled core. Tolerances are relative to the data's
+scale (``scale`` below: the largest finite box bound or point coordinate, at least 1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "RadiusResult", "ProjectionResult", "Certification",
+           "VolumeShare", "Segment", "lp_upper_bound", "farkas_gap"]
+
+
+def _rows(W: np.ndarray, b: np.ndarray, c: int):
+    """All K rows a_k = w_k - w_c, g_k = b_c - b_k (row c is zero)."""
+    return W - W[c], b[c] - b
+
+
+def _zero_small(v: np.ndarray, y: np.ndarray, A: np.ndarray, rtol: float) -> np.ndarray:
+    """Round-off in ``A^T y`` (relative to ``|y|_1 max|A|``) counts as zero on unbounded sides."""
+    tol = rtol * (1.0 + float(np.abs(y).sum()) * (float(np.abs(A).max()) if A.size else 0.0))
+    return np.where(np.abs(v) <= tol, 0.0, v)
+
+
+def lp_upper_bound(c: np.ndarray, A: np.ndarray, g: np.ndarray, y: np.ndarray, lo: np.ndarray,
+                   hi: np.ndarray, rtol: float = 1e-9) -> float:
+    """Weak-duality bound on max c^T x s.t. A x <= g, lo <= x <= hi, from multipliers y >= 0.
+
+    ``g^T y + sum_i sup_{lo_i <= x_i <= hi_i} r_i x_i`` with ``r = c - A^T y``; a reduced cost on an
+    unbounded side makes the bound +inf, so a wrong certificate can never prove too much.
+    """
+    if np.any(y < 0):
+        return np.inf
+    r = _zero_small(c - A.T @ y, y, A, rtol)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(r > 0, r * hi, np.where(r < 0, r * lo, 0.0))
+    terms = np.where(np.isnan(terms), np.inf, terms)
+    return float(g @ y + terms.sum())
+
+
+def farkas_gap(A: np.ndarray, g: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               rtol: float = 1e-9) -> float:
+    """``inf_{lo <= x <= hi} (A^T y)^T x - g^T y``: positive means {A x <= g, lo <= x <= hi} is empty."""
+    if np.any(y < 0):
+        return -np.inf
+    v = _zero_small(A.T @ y, y, A, rtol)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(v > 0, v * lo, np.where(v < 0, v * hi, 0.0))
+    terms = np.where(np.isnan(terms), -np.inf, terms)
+    return float(terms.sum() - g @ y)
+
+
+def _in_box(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> bool:
+    return bool(np.all(x >= lo - tol) and np.all(x <= hi + tol))
+
+
+@dataclass(frozen=True)
+class ChebyshevBall:
+    """Largest Euclidean ball inside ``R_c`` intersected with the box domain.
+
+    Attributes
+    ----------
+    cls : int
+    status : {"full", "flat", "empty", "unbounded", "unconverged"}
+        ``full``: radius > 0; ``flat``: the region is non-empty but lower-dimensional (radius 0);
+        ``empty``: no point of the domain is classified c; ``unbounded``: balls of any radius fit.
+    center : ndarray (d,)
+        Ball centre in feature units (NaN when empty).
+    radius : float
+        In feature units (inf when unbounded, NaN when empty).
+    y : ndarray (K,)
+        Class-row multipliers: the dual certificate of optimality, or Farkas multipliers when empty.
+    p, q : ndarray (d,)
+        Multipliers of ``f + r <= hi`` and ``-f + r <= -lo``.
+    iterations : int
+        Simplex pivots.
+    """
+
+    cls: int
+    status: str
+    center: np.ndarray
+    radius: float
+    y: np.ndarray
+    p: np.ndarray
+    q: np.ndarray
+    iterations: int
+    _model: object = field(repr=False, compare=False, default=None)
+
+    @property
+    def nonempty(self) -> bool:
+        return self.status in ("full", "flat", "unbounded")
+
+    def verify(self, rtol: float = 1e-7) -> bool:
+        """Check the certificate in numpy; raise ``AssertionError`` with the reason when it fails."""
+        m = self._model
+        W, b, lo, hi = m.W, m.b, m.lo, m.hi
+        A, g = _rows(W, b, self.cls)
+        nrm = np.linalg.norm(A, axis=1)
+        tol = rtol * m.scale
+        if self.status == "empty":
+            gap = farkas_gap(A, g, self.y, lo, hi)
+            assert gap > tol * max(1.0, float(np.abs(self.y).sum())), f"Farkas certificate fails (gap {gap})"
+            return True
+        x, r = self.center, (0.0 if self.status == "unbounded" else self.radius)
+        if self.status == "unbounded":
+            # the reported centre carries a ball of positive radius: check it strictly inside
+            slack = np.min(np.concatenate([(g - A @ x)[nrm > 0] / nrm[nrm > 0], x - lo, hi - x]))
+            assert slack > 0, "centre of an unbounded region is not interior"
+            return True
+        viol = A @ x + nrm * r - g
+        assert np.all(viol <= tol * (1 + nrm)), f"ball leaves the region by {viol.max()}"
+        assert _in_box(x, lo + r, hi - r, tol), "ball leaves the box domain"
+        if self.status == "unconverged":
+            return True
+        # dual: y, p, q >= 0; A^T y + p - q = 0; sum ||a|| y + sum p + sum q >= 1; bound = radius
+        y, p, q = self.y, self.p, self.q
+        assert np.all(y >= 0) and np.all(p >= 0) and np.all(q >= 0), "negative multipliers"
+        assert np.all(p[~np.isfinite(hi)] == 0) and np.all(q[~np.isfinite(lo)] == 0), "multiplier on a missing bound"
+        stat = A.T @ y + p - q
+        weight = nrm @ y + p.sum() + q.sum()
+        assert np.abs(stat).max() <= 1e-6 * max(1.0, weight) * (1 + np.abs(W).max()), "dual stationarity fails"
+        assert weight >= 1 - 1e-6, "dual normalisation fails"
+        bound = g @ y + np.where(p > 0, hi, 0) @ p - np.where(q > 0, lo, 0) @ q
+        # the bound holds for any primal (x, r) up to the stationarity residual times |x|
+        slop = np.abs(stat).max() * (np.abs(x).sum() + 1)
+        assert bound / weight <= r + tol + slop, f"dual bound {bound / weight} exceeds radius {r}"
+        return True
+
+
+@dataclass(frozen=True)
+class FacetSet:
+    """Which rows of ``R_c`` are facets (within the domain), each with its certificate.
+
+    Attributes
+    ----------
+    cls : int
+    classes : ndarray (K-1,)
+        The neighbouring class ``j`` of each row.
+    is_facet : ndarray (K-1,) bool
+    status : ndarray (K-1,) int
+        1 facet, 0 not a facet, -1 region not full-dimensional, 3 unconverged.
+    margin : ndarray (K-1,)
+        ``max (a_j f - g_j) / ||a_j||`` over ``R_c`` without row j (feature units). For facets found by
+        the ray shortcut it is a certified positive lower bound; ``exact=True`` solves every LP.
+    points : ndarray (K-1, d)
+        For facets, a point of the common facet with ``z_c = z_j`` strictly above every other logit.
+    duals : ndarray (K-1, K)
+        For non-facets, class multipliers proving ``a_j f <= g_j`` on the rest of ``R_c``.
+    """
+
+    cls: int
+    classes: np.ndarray
+    is_facet: np.ndarray
+    status: np.ndarray
+    margin: np.ndarray
+    points: np.ndarray
+    duals: np.ndarray
+    lps: int
+    shortcuts: int
+    _model: object = field(repr=False, compare=False, default=None)
+
+    def verify(self, rtol: float = 1e-7) -> bool:
+        m = self._model
+        for t, j in enumerate(self.classes):
+            if self.status[t] == 1:
+                _check_facet_point(m, self.cls, int(j), self.points[t], rtol)
+            elif self.status[t] == 0:
+                _check_nonfacet(m, self.cls, int(j), self.duals[t], rtol)
+        return True
+
+
+def _same_hyperplane(A: np.ndarray, g: np.ndarray, j: int) -> np.ndarray:
+    """Rows of (A, g) that lie on row j's hyperplane, including j (positive multiples)."""
+    nrm = np.linalg.norm(A, axis=1)
+    nj = nrm[j]
+    out = np.zeros(len(A), dtype=bool)
+    ok = nrm > 0
+    An = np.zeros_like(A)
+    An[ok] = A[ok] / nrm[ok, None]
+    gn = np.where(ok, g / np.where(ok, nrm, 1.0), 0.0)
+    out[ok] = (np.abs(An[ok] - A[j] / nj).max(axis=1) <= 1e-12) & (
+        np.abs(gn[ok] - g[j] / nj) <= 1e-12 * (1 + abs(g[j] / nj)))
+    out[j] = True
+    return out
+
+
+def _check_facet_point(m, c: int, j: int, f: np.ndarray, rtol: float) -> None:
+    z = m.W @ f + m.b
+    tol = rtol * m.scale * (1 + np.abs(m.W).max())
+    assert _in_box(f, m.lo, m.hi, tol), f"facet point of ({c}, {j}) is outside the domain"
+    assert abs(z[c] - z[j]) <= tol, f"facet point of ({c}, {j}) is not on the tie z_c = z_j"
+    # classes identical to c, and classes tying with c on the same hyperplane as j, tie there too
+    A, g = _rows(m.W, m.b, c)
+    ident = (np.abs(A).sum(axis=1) == 0) & (g == 0)
+    skip = _same_hyperplane(A, g, j) | ident
+    skip[c] = True
+    assert np.all(z[~skip] < z[c] + tol), f"facet point of ({c}, {j}) is won by another class"
+
+
+def _check_nonfacet(m, c: int, j: int, y: np.ndarray, rtol: float) -> None:
+    A, g = _rows(m.W, m.b, c)
+    if not np.any(A[j]) and g[j] == 0:
+        return  # identical classes: one region, no facet between them (by definition)
+    keep = ~_same_hyperplane(A, g, j)
+    keep[c] = False
+    keep &= ~((np.abs(A).sum(axis=1) == 0) & (g >= 0))
+    bound = lp_upper_bound(A[j], A[keep], g[keep], y[keep], m.lo, m.hi)
+    nj = np.linalg.norm(A[j])
+    assert (bound - g[j]) / nj <= m.facet_tol + rtol * m.scale, (
+        f"dual bound {(bound - g[j]) / nj} does not prove row {j} of class {c} redundant")
+
+
+@dataclass(frozen=True)
+class Adjacency:
+    """Which class pairs share a (d-1)-dimensional boundary within the domain.
+
+    Attributes
+    ----------
+    matrix : ndarray (K, K) bool, symmetric
+    status : ndarray (K, K) int
+        1 adjacent, 0 not, -1 one of the two regions is not full-dimensional, 3 unconverged.
+    margin : ndarray (K, K)
+        LP value of each tested pair (feature units; a lower bound for shortcut facets).
+    point_pairs, points : ndarray (P, 2), (P, d)
+        A point of each shared facet (``z_c = z_j`` strictly above the other logits).
+    dual_pairs, duals : ndarray (Q, 2), (Q, K)
+        Multipliers proving each non-adjacent pair's row redundant (LP of the smaller class index).
+    lps, shortcuts : int
+        Facet LPs solved, and facets settled by the ray shortcut without an LP.
+    """
+
+    matrix: np.ndarray
+    status: np.ndarray
+    margin: np.ndarray
+    point_pairs: np.ndarray
+    points: np.ndarray
+    dual_pairs: np.ndarray
+    duals: np.ndarray
+    lps: int
+    shortcuts: int
+    _model: object = field(repr=False, compare=False, default=None)
+
+    def edges(self) -> list:
+        """Sorted list of adjacent pairs ``(i, j)`` with ``i < j``."""
+        i, j = np.nonzero(np.triu(self.matrix, 1))
+        return list(zip(i.tolist(), j.tolist()))
+
+    def verify(self, rtol: float = 1e-7) -> bool:
+        m = self._model
+        for (c, j), f in zip(self.point_pairs, self.points):
+            _check_facet_point(m, int(c), int(j), f, rtol)
+        for (c, j), y in zip(self.dual_pairs, self.duals):
+            _check_nonfacet(m, int(c), int(j), y, rtol)
+        assert np.array_equal(self.matrix, self.matrix.T), "adjacency is not symmetric"
+        return True
+
+
+@dataclass(frozen=True)
+class RadiusResult:
+    """Distance from each point to the nearest point of the domain with a different decision.
+
+    Attributes
+    ----------
+    radius : ndarray (N,)
+        Feature units; every point of the domain closer than this has the same class (ties count as
+        a different decision). ``inf`` when no other class can win inside the domain.
+    pred : ndarray (N,)
+        Predicted class (ties to the lowest index).
+    rival : ndarray (N,)
+        The class that wins (ties) at the nearest boundary point (-1 when radius is inf).
+    point : ndarray (N, d)
+        That nearest boundary point (the witness: ``z_rival >= z_pred`` there).
+    """
+
+    radius: np.ndarray
+    pred: np.ndarray
+    rival: np.ndarray
+    point: np.ndarray
+    F: np.ndarray = field(repr=False)
+    _model: object = field(repr=False, compare=False, default=None)
+
+    def verify(self, rtol: float = 1e-7) -> bool:
+        """Witness check (upper bound) plus, without a domain, the closed form (exactness)."""
+        m = self._model
+        tol = rtol * m.scale * (1 + np.abs(m.W).max())
+        for n in range(len(self.radius)):
+            if not np.isfinite(self.radius[n]):
+                continue
+            x, c, j = self.point[n], self.pred[n], self.rival[n]
+            z = m.W @ x + m.b
+            assert z[j] >= z[c] - tol, f"witness {n} does not reach the rival class"
+            assert _in_box(x, m.lo, m.hi, tol), f"witness {n} leaves the domain"
+            assert abs(np.linalg.norm(x - self.F[n]) - self.radius[n]) <= tol, f"witness {n} distance mismatch"
+        if m.domain_kind == "none":
+            Z = self.F @ m.W.T + m.b
+            for n in range(len(self.radius)):
+                c = self.pred[n]
+                nrm = np.linalg.norm(m.W - m.W[c], axis=1)
+                ok = nrm > 0
+                closed = np.min((Z[n, c] - Z[n, ok]) / nrm[ok]) if ok.any() else np.inf
+                assert abs(closed - self.radius[n]) <= tol * (1 + abs(closed)), f"radius {n} is not the closed form"
+        return True
+
+
+@dataclass(frozen=True)
+class ProjectionResult:
+    """Nearest points in a polyhedron (distance to a class region, or flip points).
+
+    Attributes
+    ----------
+    point : ndarray (N, d)
+    distance : ndarray (N,)
+        ``||point - F||`` (feature units).
+    lower : ndarray (N,)
+        Certified lower bound ``sqrt(2 * dual value)`` from the multipliers ``y``.
+    converged : ndarray (N,) bool
+    y : ndarray (N, K + 2d)
+        Multipliers: one per class row (the flip tie row sits in the target's slot), then ``f <= hi``,
+        then ``-f <= -lo``.
+    source, target : ndarray (N,)
+    kind : {"class", "flip"}
+    """
+
+    point: np.ndarray
+    distance: np.ndarray
+    lower: np.ndarray
+    converged: np.ndarray
+    y: np.ndarray
+    source: np.ndarray
+    target: np.ndarray
+    kind: str
+    F: np.ndarray = field(repr=False)
+    _model: object = field(repr=False, compare=False, default=None)
+
+    def verify(self, rtol: float = 1e-6) -> bool:
+        m = self._model
+        K, d = m.K, m.d
+        for n in range(len(self.distance)):
+            if not self.converged[n]:
+                continue
+            f0, x, y = self.F[n], self.point[n], self.y[n]
+            c = self.source[n] if self.kind == "flip" else self.target[n]
+            j = self.target[n]
+            A, g = _rows(m.W, m.b, c)
+            scale = 1 + np.abs(f0).max()
+            tol = rtol * scale * (1 + np.abs(m.W).max())
+            viol = A @ x - g
+            if self.kind == "flip":
+                assert abs(viol[j]) <= tol, f"flip point {n} is not on the tie"
+                viol = np.delete(viol, j)
+            assert np.all(viol <= tol), f"point {n} leaves the region"
+            assert _in_box(x, m.lo, m.hi, tol), f"point {n} leaves the domain"
+            yc, yh, yl = y[:K], y[K:K + d], y[K + d:]
+            free = np.zeros(K, dtype=bool)
+            if self.kind == "flip":
+                free[j] = True
+            assert np.all(yc[~free] >= 0) and np.all(yh >= 0) and np.all(yl >= 0), "negative multiplier"
+            hi = np.where(np.isfinite(m.hi), m.hi, 0.0)
+            lo = np.where(np.isfinite(m.lo), m.lo, 0.0)
+            Rty = A.T @ yc + yh - yl
+            h_y = g @ yc + hi @ yh - lo @ yl
+            dual = -0.5 * Rty @ Rty + yc @ (A @ f0) + yh @ f0 - yl @ f0 - h_y
+            lower = np.sqrt(max(0.0, 2 * dual))
+            dist = np.linalg.norm(x - f0)
+            assert abs(dist - self.distance[n]) <= tol, f"distance {n} mismatch"
+            assert lower >= dist - 1e-5 * scale, f"dual bound {lower} does not match distance {dist} ({n})"
+        return True
+
+
+@dataclass(frozen=True)
+class Certification:
+    """Whether a set S lies inside ``R_c`` (within the domain), with the proof or a counterexample.
+
+    Attributes
+    ----------
+    cls : int
+    certified : bool
+    kind : str
+        Set type: box, ball, ellipsoid, points, polytope.
+    worst : ndarray (K,)
+        ``max_{f in S} (a_j f - g_j) / ||a_j||`` per rival class j (feature units; -inf for j = c and
+        identical classes). The set is certified iff every entry is <= 0.
+    counterexample : ndarray (d,) or None
+        A point of S in another class's region (``z_j >= z_c``) when not certified.
+    margin : float
+        ``max_j worst_j``: how far S reaches past the boundary (<= 0 when certified).
+    duals : ndarray (K, m) or None
+        Polytope sets: multipliers over the set's rows proving each bound.
+    """
+
+    cls: int
+    certified: bool
+    kind: str
+    worst: np.ndarray
+    counterexample: Optional[np.ndarray]
+    margin: float
+    duals: Optional[np.ndarray]
+    set_data: tuple = field(repr=False)
+    _model: object = field(repr=False, compare=False, default=None)
+
+    def verify(self, rtol: float = 1e-7) -> bool:
+        m = self._model
+        c = self.cls
+        A, g = _rows(m.W, m.b, c)
+        nrm = np.linalg.norm(A, axis=1)
+        tol = rtol * m.scale * (1 + np.abs(m.W).max())
+        if not self.certified:
+            x = self.counterexample
+            z = m.W @ x + m.b
+            assert np.max(np.delete(z, c)) >= z[c] - tol, "counterexample stays in the class"
+            assert _set_contains(self.kind, self.set_data, x, tol), "counterexample is not in the set"
+            return True
+        active = nrm > 0
+        if self.kind == "polytope":
+            C, e = self.set_data
+            for j in np.flatnonzero(active):
+                bound = lp_upper_bound(A[j], C, e, self.duals[j], np.full(m.d, -np.inf), np.full(m.d, np.inf))
+                assert bound - g[j] <= tol * (1 + nrm[j]), f"polytope bound fails for class {j}"
+            return True
+        worst = _closed_form_worst(self.kind, self.set_data, A[active], g[active])
+        assert np.all(worst <= tol), "closed-form bound is positive"
+        return True
+
+
+def _closed_form_worst(kind: str, data: tuple, A: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """max over the set of a_j f - g_j, for each row (closed forms)."""
+    if kind == "box":
+        lo, hi = data
+        return A @ ((lo + hi) / 2) + np.abs(A) @ ((hi - lo) / 2) - g
+    if kind == "ball":
+        center, r = data
+        return A @ center + r * np.linalg.norm(A, axis=1) - g
+    if kind == "ellipsoid":
+        center, L = data  # {center + L u : ||u|| <= 1}
+        return A @ center + np.linalg.norm(A @ L, axis=1) - g
+    if kind == "points":
+        (P,) = data
+        return (P @ A.T).max(axis=0) - g
+    raise ValueError(kind)
+
+
+def _set_contains(kind: str, data: tuple, x: np.ndarray, tol: float) -> bool:
+    if kind == "box":
+        lo, hi = data
+        return bool(np.all(x >= lo - tol) and np.all(x <= hi + tol))
+    if kind == "ball":
+        center, r = data
+        return bool(np.linalg.norm(x - center) <= r + tol)
+    if kind == "ellipsoid":
+        center, L = data
+        u = np.linalg.lstsq(L, x - center, rcond=None)[0]
+        return bool(np.linalg.norm(L @ u - (x - center)) <= tol and np.linalg.norm(u) <= 1 + 1e-7)
+    if kind == "points":
+        (P,) = data
+        return bool(np.min(np.linalg.norm(P - x, axis=1)) <= tol)  # counterexamples are vertices
+    if kind == "polytope":
+        C, e = data
+        return bool(np.all(C @ x <= e + tol * (1 + np.abs(C).max())))
+    raise ValueError(kind)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Exact class sequence along ``f(t) = (1 - t) f1 + t f2``, ``t`` in [0, 1].
+
+    ``classes[k]`` holds on ``[breaks[k-1], breaks[k]]`` (with ``breaks[-1] = 0`` and
+    ``breaks[len] = 1``); at each breakpoint the two neighbouring classes tie. Each class appears at
+    most once (regions are convex).
+    """
+
+    classes: np.ndarray
+    breaks: np.ndarray
+    f1: np.ndarray = field(repr=False)
+    f2: np.ndarray = field(repr=False)
+    _model: object = field(repr=False, compare=False, default=None)
+
+    def verify(self, rtol: float = 1e-9) -> bool:
+        m = self._model
+        ts = np.concatenate([[0.0], self.breaks, [1.0]])
+        assert np.all(np.diff(ts) >= 0), "breakpoints are not sorted"
+        assert len(set(self.classes.tolist())) == len(self.classes), "a class appears twice"
+        tol = rtol * (1 + np.abs(m.W @ self.f1 + m.b).max() + np.abs(m.W @ self.f2 + m.b).max())
+        for k, c in enumerate(self.classes):
+            for t in (ts[k], ts[k + 1], 0.5 * (ts[k] + ts[k + 1])):
+                z = m.W @ ((1 - t) * self.f1 + t * self.f2) + m.b
+                assert z[c] >= z.max() - tol, f"class {c} does not win at t={t}"
+        return True
+
+
+@dataclass(frozen=True)
+class VolumeShare:
+    """Monte Carlo share of the domain's volume per class.
+
+    Attributes
+    ----------
+    share : ndarray (K,)
+    low, high : ndarray (K,)
+        Wilson score intervals at the requested confidence (for hit-and-run samples the interval
+        uses the effective sample size from the chain's autocorrelation, so it is wider).
+    samples : int
+    effective_samples : float
+    method : {"exact", "hit-and-run"}
+    """
+
+    share: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    samples: int
+    effective_samples: float
+    method: str
+    confidence: float
