@@ -468,3 +468,21 @@ def test_bad_input_is_refused_clearly():
         LinearRegions(W, b).volume_share(samples=10)
     with pytest.raises(ValueError, match="hull"):
         LinearRegions(W, b, domain=np.zeros((3, 2)) + np.eye(3)[:, :2]).chebyshev_ball(0)
+
+
+def test_box_with_fixed_features_works_in_the_domains_affine_hull():
+    # Dead ReLU units give lo == hi in a box of training ranges: the domain is lower-dimensional.
+    W, b = _model(8, 6, seed=31)
+    lo = np.array([0.0, -1.0, 0.0, -1.0, 0.5, -1.0])
+    hi = np.array([0.0, 1.0, 0.0, 1.0, 0.5, 1.0])
+    reg = LinearRegions(W, b, domain=(lo, hi))
+    free = np.array([1, 3, 5])
+    sub = LinearRegions(W[:, free], b + W[:, [0, 2, 4]] @ lo[[0, 2, 4]], domain=(lo[free], hi[free]))
+    for ball, ref in zip(reg.chebyshev_balls(), sub.chebyshev_balls()):
+        assert ball.status == ref.status and ball.verify()
+        if ball.status == "full":
+            assert ball.radius == pytest.approx(ref.radius)
+            assert np.allclose(ball.center[[0, 2, 4]], lo[[0, 2, 4]])
+    adj = reg.adjacency()
+    assert np.array_equal(adj.matrix, sub.adjacency().matrix) and adj.verify()
+    assert reg.certified_radius(np.tile((lo + hi) / 2, (3, 1))).verify()

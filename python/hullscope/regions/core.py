@@ -46,6 +46,22 @@ def box_of(F: Any, margin: float = 0.0) -> tuple:
     return lo - pad, hi + pad
 
 
+class _View:
+    """The regions restricted to the domain's free coordinates (what the LPs see)."""
+
+    def __init__(self, reg: "LinearRegions") -> None:
+        free = reg.free
+        self.free = free
+        self.W = np.ascontiguousarray(reg.W[:, free])
+        self.b = np.ascontiguousarray(reg.b + reg.W[:, ~free] @ reg.lo[~free])
+        self.lo = np.ascontiguousarray(reg.lo[free])
+        self.hi = np.ascontiguousarray(reg.hi[free])
+        self.K, self.d = self.W.shape
+        self.scale = reg.scale
+        self.facet_tol = reg.facet_tol
+        self.domain_kind = reg.domain_kind
+
+
 class LinearRegions:
     """Partition of a feature domain by ``argmax(W f + b)``.
 
@@ -114,6 +130,50 @@ class LinearRegions:
         finite = np.concatenate([self.lo[np.isfinite(self.lo)], self.hi[np.isfinite(self.hi)]])
         self.scale = float(max(1.0, np.abs(finite).max() if finite.size else 1.0))
         self._cheb: Optional[dict] = None
+        # Features fixed by the domain (lo == hi, e.g. dead ReLU units in a box of training ranges)
+        # make the domain lower-dimensional. Chebyshev balls and facets are then computed in the
+        # domain's affine hull: those coordinates are substituted into the biases.
+        self.free = ~(self.lo == self.hi)
+        self._view = _View(self)
+
+    def _lift(self, Xc: np.ndarray) -> np.ndarray:
+        """Points of the compact (free-coordinate) problem back in full feature coordinates."""
+        Xc = np.atleast_2d(Xc)
+        out = np.tile(np.where(self.free, 0.0, self.lo), (len(Xc), 1))
+        out[:, self.free] = Xc
+        return out
+
+    @classmethod
+    def from_model(cls, model: Any, X: Any, *, domain: str = "box", device: Any = "cpu",
+                   threads: Optional[int] = None) -> tuple:
+        """Regions of a torch classifier's last linear layer, over the features of inputs X.
+
+        Parameters
+        ----------
+        model : torch.nn.Module
+            Its last ``nn.Linear`` is the classifier; the input of that layer is the feature space.
+        X : array_like or tensor, (N, ...)
+            Inputs (e.g. training images) whose features define the domain.
+        domain : {"box", "orthant", "hull", "none"}
+            ``box``: the per-feature range of the features; ``hull``: their convex hull.
+
+        Returns
+        -------
+        (LinearRegions, ndarray (N, d))
+            The regions and the features of X (float64).
+        """
+        from .._torch import collect_activations
+        from ..features.torch_features import final_linear, last_hidden_layer
+
+        kinds = ("box", "orthant", "hull", "none")
+        if domain not in kinds:
+            raise ValueError(f"domain: expected one of {kinds}, got {domain!r}")
+        _, W, b = final_linear(model)
+        layer = last_hidden_layer(model, X)
+        F = collect_activations(model, X, [layer], device=device)[layer]
+        dom = {"box": box_of(F) if domain == "box" else None, "orthant": "orthant", "hull": F,
+               "none": None}[domain]
+        return cls(W, b, domain=dom, threads=threads), F
 
     def _bound(self, x: Any, name: str) -> np.ndarray:
         a = np.asarray(to_numpy(x, name), dtype=float)
@@ -171,14 +231,18 @@ class LinearRegions:
         self._need_box_domain("chebyshev_ball")
         if self._cheb is None:
             core = _core()
-            self._cheb = core.region_chebyshev(self.W, self.b, self.lo, self.hi,
+            v = self._view
+            self._cheb = core.region_chebyshev(v.W, v.b, v.lo, v.hi,
                                                np.arange(self.K, dtype=np.int64), threads=self.threads)
             bad = np.flatnonzero(self._cheb["status"] == 4)
             if bad.size:
                 logger.warning("Chebyshev LP hit its iteration limit for classes %s", bad.tolist())
         ch = self._cheb
-        return [ChebyshevBall(c, _STATUS[int(ch["status"][c])], ch["center"][c], float(ch["radius"][c]),
-                              ch["y"][c], ch["p"][c], ch["q"][c], int(ch["iterations"][c]), self)
+        centers = self._lift(ch["center"])
+        p, q = np.zeros((self.K, self.d)), np.zeros((self.K, self.d))
+        p[:, self.free], q[:, self.free] = ch["p"], ch["q"]
+        return [ChebyshevBall(c, _STATUS[int(ch["status"][c])], centers[c], float(ch["radius"][c]),
+                              ch["y"][c], p[c], q[c], int(ch["iterations"][c]), self._view)
                 for c in range(self.K)]
 
     def chebyshev_ball(self, c: int) -> ChebyshevBall:
@@ -212,9 +276,10 @@ class LinearRegions:
         c = self._class(c)
         self._need_box_domain("facets")
         st, rad, cen = self._cheb_arrays()
-        r = _core().region_facets(self.W, self.b, self.lo, self.hi, c, st, rad, cen, self.facet_tol, exact)
+        v = self._view
+        r = _core().region_facets(v.W, v.b, v.lo, v.hi, c, st, rad, cen, self.facet_tol, exact)
         status = r["status"]
-        return FacetSet(c, r["targets"], status == 1, status, r["value"], r["point"], r["dual"],
+        return FacetSet(c, r["targets"], status == 1, status, r["value"], self._lift(r["point"]), r["dual"],
                         int(r["lps"]), int(r["shortcuts"]), self)
 
     def adjacency(self, *, exact: bool = False, progress: bool = False) -> Adjacency:
@@ -225,12 +290,14 @@ class LinearRegions:
         """
         self._need_box_domain("adjacency")
         st, rad, cen = self._cheb_arrays()
-        r = _core().region_adjacency(self.W, self.b, self.lo, self.hi, st, rad, cen, self.facet_tol, exact,
+        v = self._view
+        r = _core().region_adjacency(v.W, v.b, v.lo, v.hi, st, rad, cen, self.facet_tol, exact,
                                      threads=self.threads)
         status = r["status"]
         if np.any(status == 3):
             logger.warning("%d facet LPs did not converge", int((status == 3).sum()) // 2)
-        return Adjacency(status == 1, status, r["value"], r["point_pairs"], r["points"], r["dual_pairs"],
+        points = self._lift(r["points"]) if len(r["points"]) else np.zeros((0, self.d))
+        return Adjacency(status == 1, status, r["value"], r["point_pairs"], points, r["dual_pairs"],
                          r["duals"], int(r["lps"]), int(r["shortcuts"]), self)
 
     # ------------------------------------------------------------------ distances

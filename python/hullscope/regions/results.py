@@ -105,7 +105,8 @@ class ChebyshevBall:
             gap = farkas_gap(A, g, self.y, lo, hi)
             assert gap > tol * max(1.0, float(np.abs(self.y).sum())), f"Farkas certificate fails (gap {gap})"
             return True
-        x, r = self.center, (0.0 if self.status == "unbounded" else self.radius)
+        free = getattr(m, "free", np.ones(len(self.center), dtype=bool))
+        x, r = self.center[free], (0.0 if self.status == "unbounded" else self.radius)
         if self.status == "unbounded":
             # the reported centre carries a ball of positive radius: check it strictly inside
             slack = np.min(np.concatenate([(g - A @ x)[nrm > 0] / nrm[nrm > 0], x - lo, hi - x]))
@@ -117,7 +118,7 @@ class ChebyshevBall:
         if self.status == "unconverged":
             return True
         # dual: y, p, q >= 0; A^T y + p - q = 0; sum ||a|| y + sum p + sum q >= 1; bound = radius
-        y, p, q = self.y, self.p, self.q
+        y, p, q = self.y, self.p[free], self.q[free]
         assert np.all(y >= 0) and np.all(p >= 0) and np.all(q >= 0), "negative multipliers"
         assert np.all(p[~np.isfinite(hi)] == 0) and np.all(q[~np.isfinite(lo)] == 0), "multiplier on a missing bound"
         stat = A.T @ y + p - q
