@@ -314,7 +314,7 @@ class Simplex {
         Binv_ = Eigen::MatrixXd::Identity(m_, m_);
         since_refactor_ = 0;
         std::vector<double> d(N, 0.0);
-        Eigen::VectorXd y(m_), rho(m_), arow(n_), alpha(m_), col(m_), dB(m_);
+        Eigen::VectorXd y(m_), rho(m_), arow(n_), alpha(m_), col(m_), dB(m_), rownorm2(m_);
         auto price = [&]() {
             y = duals();
             arow.noalias() = As_.transpose() * y;
@@ -337,14 +337,22 @@ class Simplex {
                 refactor();
                 price();
             }
-            // Leaving row: the largest bound violation among the basic variables.
+            // Leaving row by dual steepest edge: the largest violation^2 / ||row r of B^-1||^2. The
+            // weights are exact (read off the explicit inverse), not updated approximations.
             Index r = -1;
-            double worst = opt_.feas_tol;
+            double worst = 0.0;
+            bool any = false;
             for (Index p = 0; p < m_; ++p) {
                 const Index k = basis_[p];
                 const double viol = std::max(L_[k] - val_[k], val_[k] - U_[k]);
-                if (viol > worst) {
-                    worst = viol;
+                if (viol <= opt_.feas_tol) continue;
+                if (!any) {
+                    any = true;
+                    rownorm2 = Binv_.rowwise().squaredNorm();
+                }
+                const double score = viol * viol / std::max(rownorm2[p], 1e-300);
+                if (score > worst) {
+                    worst = score;
                     r = p;
                 }
             }
