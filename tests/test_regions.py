@@ -170,6 +170,27 @@ def _facet_value_highs(reg, c, j):
     return (-s.fun - g[j]) / nj
 
 
+def test_low_rank_last_layer_has_non_adjacent_pairs_with_certificates(tmp_path):
+    # W of rank 2 in 16-d: the regions are cylinders over a planar partition, so many pairs are not
+    # neighbours and their dual certificates are exercised.
+    rng = np.random.default_rng(12)
+    W = rng.normal(size=(12, 2)) @ rng.normal(size=(2, 16))
+    b = rng.normal(size=12)
+    reg = LinearRegions(W, b, domain=(-np.ones(16), np.ones(16)))
+    adj = reg.adjacency()
+    assert 0 < len(adj.edges()) < 66 and len(adj.duals) > 0
+    assert adj.verify()
+    full = [c for c, ball in enumerate(reg.chebyshev_balls()) if ball.status == "full"]
+    for c in full:
+        for j in full:
+            if j > c:
+                v = _facet_value_highs(reg, c, j)
+                if abs(v) > 1e-6:
+                    assert adj.matrix[c, j] == (v > 0)
+    fig = adj.plot(str(tmp_path / "adj.png"))
+    assert (tmp_path / "adj.png").stat().st_size > 0 and fig is not None
+
+
 @pytest.mark.parametrize("K,d,dom", [(3, 2, "box"), (10, 3, "box"), (10, 16, "box"), (50, 16, "box"),
                                      (10, 64, "box"), (10, 2, "none"), (10, 3, "orthant"), (50, 64, "orthant")])
 def test_adjacency_matches_highs(K, d, dom):

@@ -250,6 +250,37 @@ class Adjacency:
         i, j = np.nonzero(np.triu(self.matrix, 1))
         return list(zip(i.tolist(), j.tolist()))
 
+    def plot(self, path: Optional[str] = None, labels: Optional[list] = None):
+        """Draw the adjacency graph (classes on a circle, an edge per shared facet, edge width by
+        margin) and the K x K matrix. Saves to ``path`` when given; returns the Figure."""
+        from .._plot import subplots
+
+        K = len(self.matrix)
+        labels = labels if labels is not None else [str(k) for k in range(K)]
+        fig, ax = subplots(1, 2, figsize=(10, 4.8))
+        g, mat = ax[0, 0], ax[0, 1]
+        ang = 2 * np.pi * np.arange(K) / K
+        xy = np.stack([np.cos(ang), np.sin(ang)], 1)
+        marg = np.where(np.isfinite(self.margin), self.margin, np.nan)
+        top = np.nanmax(marg[self.matrix]) if self.matrix.any() else 1.0
+        for i, j in self.edges():
+            w = marg[i, j] / top if np.isfinite(marg[i, j]) else 1.0
+            g.plot(*xy[[i, j]].T, color="tab:blue", lw=0.5 + 2.5 * w, alpha=0.7)
+        g.scatter(*xy.T, s=200, color="white", edgecolor="k", zorder=3)
+        for k in range(K):
+            g.annotate(labels[k], xy[k], ha="center", va="center", zorder=4)
+        g.set_aspect("equal")
+        g.axis("off")
+        g.set_title(f"{len(self.edges())} adjacent pairs of {K * (K - 1) // 2}")
+        mat.imshow(self.matrix, cmap="Blues")
+        mat.set_xlabel("class j")
+        mat.set_ylabel("class c")
+        mat.set_title("R_c and R_j share a facet")
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+
     def verify(self, rtol: float = 1e-7) -> bool:
         m = self._model
         for (c, j), f in zip(self.point_pairs, self.points):
