@@ -507,3 +507,15 @@ def test_box_with_fixed_features_works_in_the_domains_affine_hull():
     adj = reg.adjacency()
     assert np.array_equal(adj.matrix, sub.adjacency().matrix) and adj.verify()
     assert reg.certified_radius(np.tile((lo + hi) / 2, (3, 1))).verify()
+
+
+def test_regions_cli_end_to_end(tmp_path, capsys):
+    import json
+
+    from hullscope.cli import main
+
+    assert main(["regions", "--epochs", "2", "--n-test", "30", "--out", str(tmp_path)]) == 0
+    rep = json.loads((tmp_path / "regions.json").read_text())
+    assert rep["K"] == 10 and rep["d"] == 64 and len(rep["certified_radius"]["values"]) == 30
+    assert (tmp_path / "adjacency.png").stat().st_size > 0
+    assert "adjacency" in capsys.readouterr().out

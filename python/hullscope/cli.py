@@ -18,6 +18,7 @@ _SUBCOMMANDS = [
     "hullscope.analyze_cli",
     "hullscope.stability.cli",
     "hullscope.hierarchy.cli",
+    "hullscope.regions.cli",
 ]
 
 
