@@ -519,3 +519,12 @@ def test_regions_cli_end_to_end(tmp_path, capsys):
     assert rep["K"] == 10 and rep["d"] == 64 and len(rep["certified_radius"]["values"]) == 30
     assert (tmp_path / "adjacency.png").stat().st_size > 0
     assert "adjacency" in capsys.readouterr().out
+
+
+def test_flip_point_to_a_class_that_never_ties_on_top_is_reported_not_converged():
+    # On the line, class 1 always separates classes 0 and 2: they never tie on top.
+    W = np.array([[1.0, 0.0], [0.0, 0.0], [-1.0, 0.0]])
+    reg = LinearRegions(W, np.array([-1.0, 0.0, -1.0]), domain=(-5, 5))
+    r = reg.flip_point(np.array([[3.0, 0.0], [3.0, 1.0]]), [2, 1])
+    assert not r.converged[0] and np.isinf(r.distance[0])
+    assert r.converged[1] and r.distance[1] == pytest.approx(2.0) and r.verify()

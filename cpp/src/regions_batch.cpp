@@ -149,6 +149,28 @@ void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F,
         h.conservativeResize(r);
         const Eigen::VectorXd f0 = F.row(n).transpose();
         const double scale = 1.0 + f0.cwiseAbs().maxCoeff();
+        if (mode == 1) {
+            // The tie set can be empty (c and j never tie on top inside the domain): decide that by
+            // an LP first, since the dual of an infeasible projection has no bounded optimum.
+            Eigen::MatrixXd Rf(r - static_cast<Index>(hi_rows.size() + lo_rows.size()) + 1, d);
+            const Index mc = Rf.rows() - 1;
+            Rf.topRows(mc) = R.topRows(mc);
+            Rf.row(mc) = -R.row(0);
+            Eigen::VectorXd hf(mc + 1);
+            hf.head(mc) = h.head(mc);
+            hf[mc] = -h[0];
+            LPOptions o;
+            const LPResult feas = solve_lp(Rf, hf, Eigen::VectorXd::Zero(d), M.lo, M.hi, nullptr, o);
+            if (feas.status == LP_INFEASIBLE) {
+                Eigen::Map<Eigen::VectorXd>(f_out + n * d, d).setConstant(std::numeric_limits<double>::quiet_NaN());
+                dist[n] = kInf;
+                lower[n] = kInf;
+                converged[n] = 0;
+                iterations[n] = feas.iterations;
+                std::fill(y_out + n * (K + 2 * d), y_out + (n + 1) * (K + 2 * d), 0.0);
+                return;
+            }
+        }
         const ProjectionResult pr = project_polyhedron(R, h, mode == 1 ? 1 : 0, f0, tol * scale, max_iterations);
         Eigen::Map<Eigen::VectorXd>(f_out + n * d, d) = pr.f;
         dist[n] = pr.distance;

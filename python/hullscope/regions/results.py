@@ -352,6 +352,8 @@ class ProjectionResult:
     lower : ndarray (N,)
         Certified lower bound ``sqrt(2 * dual value)`` from the multipliers ``y``.
     converged : ndarray (N,) bool
+        False also where the target set is empty (flip points of classes that never tie on top
+        inside the domain: distance and lower are then inf, point is NaN).
     y : ndarray (N, K + 2d)
         Multipliers: one per class row (the flip tie row sits in the target's slot), then ``f <= hi``,
         then ``-f <= -lo``.
