@@ -195,3 +195,41 @@ def test_whitening_and_resampling_at_and_above_a_level():
     assert not np.array_equal(la[2], lv[2])  # level-2 symbols changed too (level-3 nodes re-drew)
     Xo, _ = generate(R, resample(R, idx, 2, "synonyms", 1, seed=2), 1)
     np.testing.assert_array_equal(level_symbols(R, Xo, 1)[2], lv[2])  # without: level 2 kept
+
+
+def test_power_law_fit_recovers_exponents_and_predicted_laws():
+    from hullscope.hierarchy.learning import fit_power_law, predicted_p_star
+
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    f = fit_power_law(x, 5.0 * x ** 2.0)
+    assert f["exponent"] == pytest.approx(2.0) and f["prefactor"] == pytest.approx(5.0)
+    assert f["exponent_se"] == pytest.approx(0.0, abs=1e-9)
+    rng = np.random.default_rng(0)
+    xs = np.geomspace(1, 100, 30)
+    noisy = fit_power_law(xs, 3.0 * xs ** 1.5 * np.exp(rng.normal(0, 0.05, 30)))
+    assert abs(noisy["exponent"] - 1.5) < 3 * noisy["exponent_se"] + 0.02
+    lo, hi = noisy["exponent_boot"]
+    assert lo < 1.5 < hi
+    # a NaN P* (threshold never crossed) is dropped, not propagated
+    assert fit_power_law([1, 2, 3], [1.0, np.nan, 9.0])["exponent"] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="positive"):
+        fit_power_law([1, 2], [1, -1])
+    with pytest.raises(ValueError, match="at least 2"):
+        fit_power_law([1, 1], [1, 2])
+    assert predicted_p_star(8, 8, 2) == 512
+    assert predicted_p_star(8, 8, 2, s0=1, arch="lcn") == pytest.approx(2 * 4 * 512)
+    assert predicted_p_star(8, 8, 2, s0=2, arch="cnn") == pytest.approx(9 * 512)
+
+
+def test_sgd_trainer_reaches_the_target_loss_on_a_tiny_rhm():
+    pytest.importorskip("torch")
+    from hullscope.hierarchy import generate, make_rules, one_hot, p_max, sample_indices
+    from hullscope.hierarchy.learning import hierarchical_net, train_to_loss
+
+    R = make_rules(v=4, m=3, n_c=2, s=2, L=2, seed=0)
+    X, y = generate(R, sample_indices(p_max(R), 32, seed=0))
+    net = hierarchical_net(R, width=32)
+    info = train_to_loss(net, one_hot(X, R.v), y, target_loss=1e-2, lr=0.1, optimizer="sgd", max_epochs=500)
+    assert info["reached"] and info["train_loss"] < 1e-2
+    with pytest.raises(ValueError, match="optimizer"):
+        train_to_loss(net, one_hot(X, R.v), y, optimizer="rmsprop")

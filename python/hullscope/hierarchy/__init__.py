@@ -1,5 +1,10 @@
-"""The (Sparse) Random Hierarchy Model. For now: rules, exact counts, sampling by index, decoding,
-encoding, synonym and position resampling, and the exact hierarchical representation (:mod:`.rhm`). Matched networks, learning curves and sensitivities are not written yet."""
+"""The (Sparse) Random Hierarchy Model.
+
+Rules, exact counts, sampling by index, decoding, encoding, synonym and position resampling and the
+exact hierarchical representation are here (:mod:`.rhm`, numpy only). Matched networks, the trainer,
+learning curves, P* estimates and power-law fits are in :mod:`.learning`; per-layer sensitivities in
+:mod:`.sensitivity` (both need torch).
+"""
 from .rhm import (EMPTY, Rules, decode, generate, level_symbols, make_rules, n_positions, one_hot, p_max,
                   resample, sample_indices)
 

@@ -8,6 +8,8 @@
 * :func:`train_to_loss`: Adam on cross-entropy until the training loss is below a target.
 * :func:`learning_curve` and :func:`estimate_p_star`: test error against the number of training
   data P, over seeds, and the P* where it crosses a threshold (default 10%), with its spread.
+* :func:`fit_power_law` and :func:`predicted_p_star`: fit P* against (s0+1), m or L in log-log and
+  compare with the predicted laws.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from .._torch import require_torch
 from .rhm import Rules, generate, one_hot, p_max, sample_indices
 
 __all__ = ["hierarchical_net", "fcn", "train_to_loss", "test_error", "learning_curve", "estimate_p_star",
-           "LearningCurve"]
+           "LearningCurve", "fit_power_law", "predicted_p_star"]
 
 
 def _local_layer(torch, n_pos: int, c_in: int, c_out: int, w: int):
@@ -78,15 +80,23 @@ def fcn(rules: Rules, s0: int = 0, width: int = 256, depth: int = 2, empty_chann
 
 
 def train_to_loss(model: Any, X: np.ndarray, y: np.ndarray, *, target_loss: float = 1e-3, lr: float = 1e-3,
-                  batch_size: int = 128, max_epochs: int = 300, seed: int = 0, device: Any = "cpu") -> Dict[str, Any]:
-    """Adam + cross-entropy until the full-batch training loss is below ``target_loss`` (or
-    ``max_epochs``). Returns {'epochs', 'train_loss', 'reached'}."""
+                  batch_size: int = 128, max_epochs: int = 300, seed: int = 0, device: Any = "cpu",
+                  optimizer: str = "adam", momentum: float = 0.9) -> Dict[str, Any]:
+    """Cross-entropy training until the full-batch training loss is below ``target_loss`` (or
+    ``max_epochs``). ``optimizer``: ``"adam"`` (default) or ``"sgd"`` (with ``momentum``; the
+    papers train with SGD, typically with a larger ``lr`` such as 0.1). Returns
+    {'epochs', 'train_loss', 'reached'}."""
     torch = require_torch()
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer: expected 'adam' or 'sgd', got {optimizer!r}")
+    if not (lr > 0 and np.isfinite(lr)):
+        raise ValueError(f"lr: expected a positive number, got {lr!r}")
     torch.manual_seed(seed)
     Xt = torch.as_tensor(X, dtype=torch.float32)
     yt = torch.as_tensor(y, dtype=torch.long)
     model = model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = (torch.optim.Adam(model.parameters(), lr=lr) if optimizer == "adam"
+           else torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum))
     lossf = torch.nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(seed)
     loss = float("inf")
@@ -172,3 +182,58 @@ def estimate_p_star(curve: LearningCurve, threshold: float = 0.1) -> Dict[str, f
     return {"p_star": cross(curve.errors.mean(axis=1)),
             "log_std": float(np.std(np.log(ok), ddof=1)) if ok.size > 1 else float("nan"),
             "per_seed": per_seed.tolist()}
+
+
+def fit_power_law(x: Sequence[float], y: Sequence[float], *, n_boot: int = 1000, seed: int = 0) -> Dict[str, Any]:
+    """Least-squares fit of ``y = A x^k`` in log-log space.
+
+    Parameters
+    ----------
+    x, y : sequences of positive numbers (at least 2 points; NaN/inf pairs are dropped with their x)
+
+    Returns
+    -------
+    dict with ``exponent`` k, ``prefactor`` A, ``exponent_se`` (the regression's standard error;
+    NaN with 2 points) and ``exponent_boot`` (2.5%, 97.5%) bootstrap percentiles over the points
+    (NaN with fewer than 3 points).
+    """
+    xa = np.asarray(x, dtype=float)
+    ya = np.asarray(y, dtype=float)
+    if xa.shape != ya.shape or xa.ndim != 1:
+        raise ValueError(f"x, y: expected two 1-D sequences of the same length, got {xa.shape} and {ya.shape}")
+    ok = np.isfinite(xa) & np.isfinite(ya)
+    if np.any((xa[ok] <= 0) | (ya[ok] <= 0)):
+        raise ValueError("x, y: a power law needs positive values")
+    lx, ly = np.log(xa[ok]), np.log(ya[ok])
+    if lx.size < 2 or np.ptp(lx) == 0:
+        raise ValueError("x: need at least 2 finite points with distinct x to fit a power law")
+    k, a = np.polyfit(lx, ly, 1)
+    out: Dict[str, Any] = {"exponent": float(k), "prefactor": float(np.exp(a)), "n_points": int(lx.size),
+                           "exponent_se": float("nan"), "exponent_boot": [float("nan"), float("nan")]}
+    if lx.size > 2:
+        res = ly - (k * lx + a)
+        out["exponent_se"] = float(np.sqrt(res @ res / (lx.size - 2) / np.sum((lx - lx.mean()) ** 2)))
+        rng = np.random.default_rng(seed)
+        ks = []
+        for _ in range(n_boot):
+            i = rng.integers(0, lx.size, lx.size)
+            if np.ptp(lx[i]) > 0:
+                ks.append(np.polyfit(lx[i], ly[i], 1)[0])
+        out["exponent_boot"] = [float(np.percentile(ks, 2.5)), float(np.percentile(ks, 97.5))]
+    return out
+
+
+def predicted_p_star(n_c: int, m: int, L: int, s: int = 2, s0: int = 0, arch: str = "cnn") -> float:
+    """The papers' sample-complexity laws, up to their O(1) constants.
+
+    RHM (s0 = 0): ``n_c m^L``. SRHM: LCN ``s^(L/2) (s0+1)^L n_c m^L``; CNN ``(s0+1)^2 n_c m^L``
+    (the CNN constant C_1 is not given in closed form and is taken as 1 here).
+    """
+    base = float(n_c) * float(m) ** L
+    if s0 == 0 and arch == "cnn":
+        return base
+    if arch == "lcn":
+        return float(s) ** (L / 2) * float(s0 + 1) ** L * base
+    if arch == "cnn":
+        return float(s0 + 1) ** 2 * base
+    raise ValueError(f"arch: expected 'lcn' or 'cnn', got {arch!r}")
