@@ -228,3 +228,76 @@ def test_channel_shuffling_keeps_each_filter_slice_and_sweep():
     out = stability_sweep(net, x, [1e-3, 1e-2], seeds=(0,), layers=["output"])
     assert set(out) == {1e-3, 1e-2}
     assert out[1e-2].mean("D")[0] > out[1e-3].mean("D")[0]
+
+
+# ---- one-dimensional signals ------------------------------------------------------------------------
+def bumps_1d(B, n, seed):
+    rng = np.random.default_rng(seed)
+    g = np.arange(n)
+    c0 = rng.uniform(n / 3, 2 * n / 3, size=(B, 1))
+    return (rng.uniform(0.5, 2.0, size=(B, 1)) * np.exp(-(g - c0) ** 2 / (2 * (n / 10) ** 2)))[:, None]
+
+
+@pytest.mark.parametrize("c", [3.0, 10.0])
+def test_1d_fields_vanish_at_the_ends_and_match_the_displacement_formula(c):
+    from hullscope.stability import sample_fields_1d, temperature_range_1d, typical_displacement_1d
+
+    n = 64
+    lo, hi = temperature_range_1d(n, c)
+    assert 0 < lo < hi
+    T = np.sqrt(lo * hi)
+    f = sample_fields_1d(4000, n, T, c, seed=0)
+    assert np.abs(f[:, 0]).max() < 1e-9 and np.abs(f[:, -1]).max() < 1e-9
+    rms = np.sqrt(np.mean(f ** 2))
+    assert rms == pytest.approx(typical_displacement_1d(T, c, n), rel=0.03)
+    assert typical_displacement_1d(lo, c, n) == pytest.approx(0.5)
+
+
+def test_1d_noise_norm_equals_diffeo_norm_and_constant_model_is_stable():
+    from hullscope.stability import deform_1d, temperature_range_1d
+
+    x = bumps_1d(50, 64, 0)
+    T = temperature_range_1d(64, 3.0)[1]
+    y = deform_1d(x, T, 3.0, seed=1)
+    z = noise_like(x, y, seed=2, dim=1)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    dy = (y - xt).reshape(50, -1).norm(dim=1)
+    dz = (z - xt).reshape(50, -1).norm(dim=1)
+    assert torch.allclose(dy, dz, rtol=1e-4) and dy.min() > 0
+
+    class Const1d(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.head = torch.nn.Linear(1, 2)
+
+        def forward(self, x):
+            return self.head(torch.ones(x.shape[0], 1))
+
+    res = stability(Const1d(), x, layers=["head"], seeds=(0,), dim=1)
+    assert np.all(res.values["mean"]["D"] == 0) and np.all(res.values["mean"]["G"] == 0)
+    with pytest.raises(ValueError, match="dim"):
+        stability(Const1d(), x, dim=3)
+    with pytest.raises(ValueError, match="1-D signals"):
+        stability(Const1d(), np.zeros((3, 1, 4, 4)), dim=1)
+
+
+def test_1d_average_is_insensitive_to_moves_and_a_conv_net_runs():
+    from hullscope.stability import apply_fields_1d
+
+    x = bumps_1d(60, 64, 3)
+    x[x < 1e-3] = 0.0
+
+    class Mean1d(torch.nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(1, 2), keepdim=False)[:, None]
+
+    def shift(s, seed):
+        rng = np.random.default_rng(seed)
+        return apply_fields_1d(s, np.zeros((s.shape[0], s.shape[-1])) + rng.integers(-2, 3, (s.shape[0], 1)), "nearest")
+
+    res = stability(Mean1d(), x, layers=["input", "output"], seeds=(0, 1), deform_fn=shift, dim=1)
+    D_in, D_out = res.mean("D")
+    assert D_in > 0.01 and D_out < 1e-5  # the input moves, its average does not
+    net = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 5, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool1d(1))
+    r = stability(net, x, seeds=(0,), dim=1)
+    assert np.all(np.isfinite(r.mean("R")[1:]))

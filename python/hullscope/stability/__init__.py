@@ -6,10 +6,12 @@
 * :mod:`.idealized`: the averaging + ReLU network and its power laws;
 * :mod:`.cli`: the ``hullscope stability`` command.
 """
-from .diffeo import (apply_fields, deform, jacobian_determinant, noise_like, sample_fields,
-                     temperature_for_displacement, temperature_range, typical_displacement)
+from .diffeo import (apply_fields, apply_fields_1d, deform, deform_1d, jacobian_determinant, noise_like,
+                     sample_fields, sample_fields_1d, temperature_for_displacement, temperature_range,
+                     temperature_range_1d, typical_displacement, typical_displacement_1d)
 from .observables import StabilityResult, shuffle_channels, stability, stability_sweep
 
 __all__ = ["apply_fields", "deform", "jacobian_determinant", "noise_like", "sample_fields",
            "temperature_for_displacement", "temperature_range", "typical_displacement", "StabilityResult",
-           "stability", "stability_sweep", "shuffle_channels"]
+           "stability", "stability_sweep", "shuffle_channels", "apply_fields_1d", "deform_1d", "sample_fields_1d",
+           "temperature_range_1d", "typical_displacement_1d"]

@@ -28,7 +28,9 @@ import numpy as np
 from .._torch import require_torch
 
 __all__ = ["temperature_range", "typical_displacement", "temperature_for_displacement", "modes",
-           "sample_fields", "apply_fields", "deform", "noise_like", "jacobian_determinant"]
+           "sample_fields", "apply_fields", "deform", "noise_like", "jacobian_determinant",
+           "modes_1d", "temperature_range_1d", "typical_displacement_1d", "sample_fields_1d", "apply_fields_1d",
+           "deform_1d"]
 
 SeedLike = Union[None, int, np.random.Generator]
 
@@ -214,19 +216,104 @@ def deform(images: Any, T: float, c: float = 3.0, seed: SeedLike = None, interp:
     return apply_fields(x, fields, interp)
 
 
-def noise_like(images: Any, deformed: Any, seed: SeedLike = None):
+def noise_like(images: Any, deformed: Any, seed: SeedLike = None, dim: int = 2):
     """Gaussian noise rescaled per image to the norm of the diffeomorphism's change.
 
     Returns ``images + eta`` with ``||eta_b|| = ||deformed_b - images_b||`` for every image b.
+    ``dim=1`` takes signals (B, n) or (B, C, n).
     """
     torch = require_torch()
-    x = _as_images(images)
-    y = _as_images(deformed, "deformed")
+    check = _as_signals if dim == 1 else _as_images
+    x = check(images)
+    y = check(deformed, "deformed")
     if x.shape != y.shape:
         raise ValueError(f"deformed: expected the shape of images {tuple(x.shape)}, got {tuple(y.shape)}")
     rng = np.random.default_rng(seed)
     eta = torch.as_tensor(rng.standard_normal(size=tuple(x.shape)), dtype=torch.float64)
     target = (y.double() - x.double()).reshape(x.shape[0], -1).norm(dim=1)
     norm = eta.reshape(x.shape[0], -1).norm(dim=1)
-    eta = eta * (target / norm).reshape(-1, 1, 1, 1)
+    eta = eta * (target / norm).reshape((-1,) + (1,) * (x.ndim - 1))
     return (x.double() + eta).to(torch.float32)
+
+
+# ---- one-dimensional signals -----------------------------------------------------------------------
+# The 1-D field is tau(u) = sum_{1 <= i < c + 1/2} C_i sin(i pi u), C_i ~ N(0, T / i^2), u in [0, 1];
+# it vanishes at both ends. In pixels the displacement is n tau. The temperature range is hullscope's
+# 1-D analogue of the 2-D one (the papers state the 2-D case): T_min gives a root-mean-square
+# displacement of half a pixel (exact mode sum on the grid), and T_max a root-mean-square slope
+# |tau'| of 1/2, i.e. T_max = 1 / (2 pi^2 N_c) with N_c modes (overhangs need |tau'| > 1).
+
+
+def modes_1d(c: float) -> np.ndarray:
+    """The modes i >= 1 with i < c + 1/2."""
+    c = _check_c(c)
+    i = np.arange(1, int(c) + 2)
+    return i[i < c + 0.5]
+
+
+def typical_displacement_1d(T: float, c: float, n: int) -> float:
+    """Root-mean-square displacement in pixels of a 1-D field on n samples (exact mode sum)."""
+    T, c, n = _check_T(T), _check_c(c), _check_n(n)
+    g = np.linspace(0.0, 1.0, n)
+    i = modes_1d(c)
+    tot = sum(np.mean(np.sin(a * np.pi * g) ** 2) / (a * a) for a in i)
+    return n * math.sqrt(T * tot)
+
+
+def temperature_range_1d(n: int, c: float) -> Tuple[float, float]:
+    """(T_min, T_max) for length-n signals: half-pixel displacement; root-mean-square slope 1/2."""
+    n, c = _check_n(n), _check_c(c)
+    t_min = (0.5 / typical_displacement_1d(1.0, c, n)) ** 2
+    return t_min, 1.0 / (2.0 * math.pi ** 2 * modes_1d(c).size)
+
+
+def sample_fields_1d(B: int, n: int, T: float, c: float, seed: SeedLike = None) -> np.ndarray:
+    """Draw B independent 1-D displacement fields, in pixels, shape (B, n)."""
+    if isinstance(B, bool) or not isinstance(B, (int, np.integer)) or B < 1:
+        raise ValueError(f"B: expected a positive number of fields, got {B!r}")
+    n, T, c = _check_n(n), _check_T(T), _check_c(c)
+    rng = np.random.default_rng(seed)
+    i = modes_1d(c)
+    C = rng.standard_normal(size=(int(B), i.size)) * np.sqrt(T / i ** 2)
+    g = np.linspace(0.0, 1.0, n)
+    return n * C @ np.sin(np.pi * np.outer(i, g))
+
+
+def _as_signals(x: Any, name: str = "signals"):
+    torch = require_torch()
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if not (t.dtype.is_floating_point or t.dtype in (torch.uint8, torch.int32, torch.int64)):
+        raise TypeError(f"{name}: expected real-valued signals, got dtype {t.dtype}")
+    if t.ndim == 2:
+        t = t.unsqueeze(1)
+    if t.ndim != 3:
+        raise ValueError(f"{name}: expected 1-D signals of shape (B, n) or (B, C, n), got shape {tuple(t.shape)}")
+    if t.shape[-1] < 2 or t.shape[0] < 1:
+        raise ValueError(f"{name}: expected at least one signal of length >= 2, got shape {tuple(t.shape)}")
+    t = t.to(torch.float32)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name}: contains NaN or inf")
+    return t
+
+
+def apply_fields_1d(signals: Any, fields: np.ndarray, interp: str = "bilinear"):
+    """Deform signals (B, C, n): out(p) = x(p - field(p)), linear ('bilinear') or nearest sampling."""
+    torch = require_torch()
+    x = _as_signals(signals)
+    B, C, n = x.shape
+    f = np.asarray(fields, dtype=np.float64)
+    if f.shape != (B, n):
+        raise ValueError(f"fields: expected shape {(B, n)}, got {f.shape}")
+    if interp not in ("bilinear", "nearest"):
+        raise ValueError(f"interp: expected 'bilinear' or 'nearest' for 1-D signals, got {interp!r}")
+    src = np.clip(np.arange(n)[None] - f, 0, n - 1)
+    grid = np.stack([2 * src / (n - 1) - 1, np.zeros_like(src)], axis=-1)[:, None]  # (B, 1, n, 2)
+    g = torch.as_tensor(grid, dtype=torch.float32, device=x.device)
+    out = torch.nn.functional.grid_sample(x[:, :, None], g, mode=interp, padding_mode="border", align_corners=True)
+    return out[:, :, 0]
+
+
+def deform_1d(signals: Any, T: float, c: float = 3.0, seed: SeedLike = None, interp: str = "bilinear"):
+    """Apply an independent random 1-D diffeomorphism at temperature T to every signal."""
+    x = _as_signals(signals)
+    return apply_fields_1d(x, sample_fields_1d(x.shape[0], x.shape[-1], T, c, seed), interp)

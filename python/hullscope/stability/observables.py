@@ -22,7 +22,8 @@ import numpy as np
 from .._progress import progress_bar
 from .._torch import collect_activations, resolve_layers
 from ..sensitivity import pairwise_sq_distance_stat, perturbation_stat
-from .diffeo import _as_images, _check_c, _check_T, apply_fields, noise_like, sample_fields, temperature_range
+from .diffeo import (_as_images, _as_signals, _check_c, _check_T, apply_fields, apply_fields_1d, noise_like,
+                     sample_fields, sample_fields_1d, temperature_range, temperature_range_1d)
 
 __all__ = ["StabilityResult", "stability", "stability_sweep", "shuffle_channels"]
 
@@ -102,7 +103,7 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
               T: Optional[float] = None, c: float = 3.0, seeds: Sequence[int] = (0, 1, 2),
               interp: str = "bilinear", device: Any = "cpu", batch_size: int = 256,
               deform_fn: Optional[Callable[[Any, Any], Any]] = None,
-              progress: bool = False) -> StabilityResult:
+              dim: int = 2, progress: bool = False) -> StabilityResult:
     """Measure D_f, G_f and R_f of ``model`` at each layer.
 
     Parameters
@@ -123,18 +124,24 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     deform_fn : callable (images tensor (B, C, n, n), seed) -> deformed images, optional
         Another family of deformations (e.g. :func:`~hullscope.stability.scale_task.move_active_pixels`);
         default: the max-entropy diffeomorphisms at temperature T and cutoff c.
+    dim : {2, 1}
+        2: square images. 1: signals of shape (B, n) or (B, C, n), deformed by 1-D max-entropy
+        diffeomorphisms (default T: the geometric mean of ``temperature_range_1d(n, c)``).
 
     Returns
     -------
     StabilityResult
     """
-    x = _as_images(images)
-    B, _, n, _ = x.shape
+    if dim not in (1, 2):
+        raise ValueError(f"dim: expected 1 (signals) or 2 (square images), got {dim!r}")
+    check = _as_signals if dim == 1 else _as_images
+    x = check(images)
+    B, n = x.shape[0], x.shape[-1]
     if B < 2:
         raise ValueError(f"images: need at least 2 images for the pairwise denominator, got {B}")
     c = _check_c(c)
     if T is None:
-        lo, hi = temperature_range(n, c)
+        lo, hi = (temperature_range_1d if dim == 1 else temperature_range)(n, c)
         T = float(np.sqrt(lo * hi))
     T = _check_T(T)
     seeds = [int(s) for s in seeds]
@@ -147,13 +154,15 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     vals = {s: {o: np.zeros((len(seeds), len(names))) for o in ("D", "G", "R")} for s in STATS}
     with progress_bar(progress, len(seeds), "stability (seeds)", unit="seed") as bar:
         for k, seed in enumerate(seeds):
-            if deform_fn is None:
+            if deform_fn is None and dim == 1:
+                tx = apply_fields_1d(x, sample_fields_1d(B, n, T, c, seed=[seed, 0]), interp)
+            elif deform_fn is None:
                 tx = apply_fields(x, sample_fields(B, n, T, c, seed=[seed, 0]), interp)
             else:
-                tx = _as_images(deform_fn(x, [seed, 0]), "deform_fn(images)")
+                tx = check(deform_fn(x, [seed, 0]), "deform_fn(images)")
                 if tx.shape != x.shape:
                     raise ValueError(f"deform_fn: returned shape {tuple(tx.shape)}, expected {tuple(x.shape)}")
-            nx = noise_like(x, tx, seed=[seed, 1])
+            nx = noise_like(x, tx, seed=[seed, 1], dim=dim)
             ft = collect_activations(model, tx, names, device=device, batch_size=batch_size)
             fn = collect_activations(model, nx, names, device=device, batch_size=batch_size)
             for s in STATS:
