@@ -80,9 +80,17 @@ def small_resnet(in_channels: int = 1, n_classes: int = 10, width: int = 16, hid
     return SmallResNet()
 
 
-def _as_tensor_images(X: Any):
+def _as_tensor_images(X: Any, dim: int = 2):
     torch = require_torch()
     t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X, dtype=np.float32))
+    if dim == 1:
+        if t.ndim == 2:
+            t = t.unsqueeze(1)
+        if t.ndim != 3:
+            raise ValueError(f"X: expected 1-D signals of shape (N, n) or (N, C, n), got {tuple(t.shape)}")
+        return t.float()
+    if dim != 2:
+        raise ValueError(f"dim: expected 1 (signals) or 2 (images), got {dim!r}")
     if t.ndim == 3:
         t = t.unsqueeze(1)
     if t.ndim != 4:
@@ -91,17 +99,19 @@ def _as_tensor_images(X: Any):
 
 
 def train_classifier(model: Any, X: Any, y: Any, *, epochs: int = 30, lr: float = 3e-3, batch_size: int = 64,
-                     seed: int = 0, device: Any = "cpu", weight_decay: float = 0.0, progress: bool = False):
+                     seed: int = 0, device: Any = "cpu", weight_decay: float = 0.0, progress: bool = False,
+                     dim: int = 2):
     """Train with Adam and cross-entropy, seeded and deterministic on CPU. Returns the model.
 
     Parameters
     ----------
-    X : images (N, H, W) or (N, C, H, W); y : int labels (N,)
+    X : images (N, H, W) or (N, C, H, W); with ``dim=1``, signals (N, n) or (N, C, n)
+    y : int labels (N,)
     """
     torch = require_torch()
     from ._progress import progress_bar
 
-    Xt = _as_tensor_images(X)
+    Xt = _as_tensor_images(X, dim)
     yt = torch.as_tensor(np.asarray(y), dtype=torch.long)
     if yt.ndim != 1 or yt.shape[0] != Xt.shape[0]:
         raise ValueError(f"y: expected {Xt.shape[0]} integer labels, got shape {tuple(yt.shape)}")
@@ -125,10 +135,10 @@ def train_classifier(model: Any, X: Any, y: Any, *, epochs: int = 30, lr: float 
     return model
 
 
-def accuracy(model: Any, X: Any, y: Any, device: Any = "cpu") -> float:
-    """Fraction of correctly classified samples."""
+def accuracy(model: Any, X: Any, y: Any, device: Any = "cpu", dim: int = 2) -> float:
+    """Fraction of correctly classified samples (``dim=1`` for 1-D signals)."""
     torch = require_torch()
-    Xt = _as_tensor_images(X)
+    Xt = _as_tensor_images(X, dim)
     with torch.no_grad():
         pred = torch.cat([model(Xt[a:a + 512].to(device)).argmax(1).cpu() for a in range(0, Xt.shape[0], 512)])
     return float((pred.numpy() == np.asarray(y)).mean())

@@ -68,8 +68,14 @@ def pairwise_sq_distance_stat(F: np.ndarray, stat: Stat = "mean", *, max_pairs: 
         rng = np.random.default_rng(seed)
         i = rng.integers(0, B, size=max_pairs)
         j = (i + rng.integers(1, B, size=max_pairs)) % B
-    diff = F[i] - F[j]
-    return _reduce(np.einsum("ij,ij->i", diff, diff), stat)
+    # Exact differences, a bounded number of pairs at a time (about 256 MB of float64), so a wide
+    # layer (e.g. 32 x 32 x 32 activations) never materialises a (pairs, d) array.
+    step = max(1, (1 << 25) // max(1, F.shape[1]))
+    sq = np.empty(len(i))
+    for a in range(0, len(i), step):
+        diff = F[i[a:a + step]] - F[j[a:a + step]]
+        sq[a:a + step] = np.einsum("ij,ij->i", diff, diff)
+    return _reduce(sq, stat)
 
 
 def perturbation_stat(F: np.ndarray, F_pert: np.ndarray, stat: Stat = "mean") -> float:

@@ -80,19 +80,24 @@ def move_active_pixels(images: Any, seed: Any = 0):
     return torch.as_tensor(out)
 
 
-def scale_cnn(stride: bool = True, width: int = 32, depth: int = 4, d: int = 28):
-    """A small CNN for the 2-D task: ``depth`` blocks conv(3x3)-ReLU (stride 2 with ``stride``, else
-    stride 1: no spatial pooling before the end), then global max pooling and a linear 2-class
-    readout. Layer names: conv{k}, relu{k}, gmp, flatten, readout."""
+def scale_cnn(stride: bool = True, width: int = 32, depth: int = 4, d: int = 28, dim: int = 2):
+    """A small CNN for the task: ``depth`` blocks conv(3x3, or 3 in 1-D)-ReLU (stride 2 with
+    ``stride``, else stride 1: no spatial pooling before the end), then global max pooling and a
+    linear 2-class readout. ``dim=1`` builds the 1-D version. Layer names: conv{k}, relu{k}, gmp,
+    flatten, readout."""
     torch = require_torch()
     nn = torch.nn
     from collections import OrderedDict
 
+    if dim not in (1, 2):
+        raise ValueError(f"dim: expected 1 or 2, got {dim!r}")
+    Conv = nn.Conv2d if dim == 2 else nn.Conv1d
+    Pool = nn.AdaptiveMaxPool2d if dim == 2 else nn.AdaptiveMaxPool1d
     layers = []
     c_in = 1
     for k in range(1, depth + 1):
-        layers.append((f"conv{k}", nn.Conv2d(c_in, width, 3, stride=2 if stride else 1, padding=1)))
+        layers.append((f"conv{k}", Conv(c_in, width, 3, stride=2 if stride else 1, padding=1)))
         layers.append((f"relu{k}", nn.ReLU()))
         c_in = width
-    layers += [("gmp", nn.AdaptiveMaxPool2d(1)), ("flatten", nn.Flatten()), ("readout", nn.Linear(width, 2))]
+    layers += [("gmp", Pool(1)), ("flatten", nn.Flatten()), ("readout", nn.Linear(width, 2))]
     return nn.Sequential(OrderedDict(layers))
