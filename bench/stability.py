@@ -4,6 +4,8 @@ noise, layer by layer. Prints JSON lines and writes figures to bench/results/.
 * Scale detection (2-D, d = 28, xi = 14, gap = 2): a CNN with stride and one without, trained on 4,096
   samples; D_f, G_f, R_f at every layer under the task's local deformation (active pixels moved by
   at most one pixel) at initialisation and after training.
+* Scale detection (1-D, d = 128, xi = 32): a 6-block strided 1-D CNN and a 4-block one without
+  stride, under the same local moves, before and after training.
 * Digits: the small CNN of ``hullscope.models`` under max-entropy diffeomorphisms (c = 3, T = the
   geometric mean of [T_min, T_max]) at initialisation and after training.
 * Speed: 500 digits images x all layers of the small ResNet (3 seeds).
@@ -59,6 +61,22 @@ def main(argv=None) -> int:
              R_output_init=float(r0.mean("R")[-1]), R_output_trained=float(r1.mean("R")[-1]),
              D_trained=r1.mean("D").round(4).tolist(), G_trained=r1.mean("G").round(4).tolist(),
              R_init=r0.mean("R").round(4).tolist(), R_trained=r1.mean("R").round(4).tolist(), figure=fig)
+
+    X1, y1 = scale_detection(P, d=128, xi=32, dim=1, seed=0)
+    X1t, y1t = scale_detection(1000, d=128, xi=32, dim=1, seed=1)
+    for stride, width, depth in ((True, 32, 6), (False, 16, 4)):
+        torch.manual_seed(0)
+        net = scale_cnn(stride=stride, width=width, depth=depth, dim=1)
+        kw = dict(deform_fn=move_active_pixels, seeds=(0, 1, 2), dim=1)
+        r0 = stability(net, X1t[:500], **kw)
+        train_classifier(net, X1, y1, epochs=epochs, lr=2e-3, seed=0, dim=1)
+        r1 = stability(net, X1t[:500], **kw)
+        tag = "stride" if stride else "no_stride"
+        fig = os.path.join(args.out, f"stability_scale1d_{tag}.png")
+        r1.plot(fig)
+        emit(case="scale_detection_1d", net=tag, test_accuracy=accuracy(net, X1t, y1t, dim=1), layers=r1.layers,
+             R_output_init=float(r0.mean("R")[-1]), R_output_trained=float(r1.mean("R")[-1]),
+             D_trained=r1.mean("D").round(4).tolist(), G_trained=r1.mean("G").round(4).tolist(), figure=fig)
 
     Xtr, ytr, Xte, yte = split_digits_images()
     torch.manual_seed(0)
