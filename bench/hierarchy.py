@@ -4,7 +4,15 @@ For s = 2, L = 2, v = 16, m = 8, n_c = 8 (P_max large enough for disjoint test s
 * RHM (s0 = 0) with the CNN (width 512, 2 seeds): P* at 10% test error against n_c m^L = 512;
 * SRHM s0 in {0, 1, 2} with the LCN: P* against (s0 + 1), and the fitted exponent (prediction ~ L = 2).
 
+Sweeps of the RHM (s0 = 0, CNN) against the law P* ~ n_c m^L:
+* ``--sweep m``: v = 16, n_c = 8, s = 2, L = 2, m in {6, 8, 12, 16}; fitted exponent of P* vs m
+  (prediction L = 2);
+* ``--sweep L``: v = 16, n_c = 8, s = 2, m = 4, L in {2, 3, 4}; fitted exponent of P* vs m^L
+  (prediction 1), i.e. P* growing by a factor m per level.
+
 Usage: python bench/hierarchy.py [--width 128 --rhm-width 512 --seeds 1 --max-epochs 60]
+       python bench/hierarchy.py --sweep m [--rhm-width 256 --seeds 2]
+       python bench/hierarchy.py --sweep L [--rhm-width 256 --seeds 2]
 """
 from __future__ import annotations
 
@@ -28,8 +36,13 @@ def main(argv=None) -> int:
     ap.add_argument("--rhm-width", type=int, default=512, help="CNN width for the RHM case (the paper's ~512)")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--max-epochs", type=int, default=100)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--sweep", choices=["s0", "m", "L"], default="s0",
+                    help="s0: the SRHM LCN sweep (default); m or L: RHM CNN sweeps against n_c m^L")
     args = ap.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    if args.sweep != "s0":
+        return sweep_rhm(args)
     R = make_rules(v=16, m=8, n_c=8, s=2, L=2, seed=0)
     seeds = tuple(range(args.seeds))
     t0 = time.perf_counter()
@@ -64,6 +77,40 @@ def main(argv=None) -> int:
         slope = float(np.polyfit(np.log([s0 + 1 for s0 in ok]), np.log([stars[s0] for s0 in ok]), 1)[0])
         print(json.dumps({"case": "fit", "p_star_vs_s0_plus_1_exponent": slope, "prediction": 2}), flush=True)
     print(json.dumps({"total_seconds": time.perf_counter() - t0}), flush=True)
+    return 0
+
+
+def sweep_rhm(args) -> int:
+    """P* of the RHM CNN over m (L = 2) or over L (m = 4), fitted against n_c m^L."""
+    from hullscope.hierarchy import make_rules, p_max
+    from hullscope.hierarchy.learning import estimate_p_star, fit_power_law, learning_curve, predicted_p_star
+
+    t0 = time.perf_counter()
+    settings = ([dict(v=16, m=m, n_c=8, s=2, L=2) for m in (6, 8, 12, 16)] if args.sweep == "m"
+                else [dict(v=16, m=4, n_c=8, s=2, L=L) for L in (2, 3, 4)])
+    preds, stars = [], []
+    for kw in settings:
+        t1 = time.perf_counter()
+        R = make_rules(seed=0, **kw)
+        pred = predicted_p_star(kw["n_c"], kw["m"], kw["L"])
+        total = p_max(R)
+        n_test = int(min(1000, max(100, total // 4)))
+        top = int(min(6 * pred, total - n_test))
+        grid = sorted({int(x) for x in np.geomspace(max(16, pred / 4), top, 7)})
+        c = learning_curve(R, grid, arch="cnn", width=args.rhm_width, n_test=n_test,
+                           seeds=tuple(range(args.seeds)), max_epochs=args.max_epochs)
+        est = estimate_p_star(c)
+        preds.append(pred)
+        stars.append(est["p_star"])
+        print(json.dumps({"case": f"rhm_cnn_sweep_{args.sweep}", **kw, "P": c.P.tolist(), "n_test": n_test,
+                          "test_error_mean": c.errors.mean(1).round(4).tolist(), **est, "prediction": pred,
+                          "ratio_to_prediction": est["p_star"] / pred, "seconds": time.perf_counter() - t1}),
+              flush=True)
+    xs = [kw["m"] for kw in settings] if args.sweep == "m" else preds
+    fit = fit_power_law(xs, stars)
+    print(json.dumps({"case": f"fit_p_star_vs_{'m' if args.sweep == 'm' else 'n_c_m^L'}", **fit,
+                      "prediction": 2 if args.sweep == "m" else 1,
+                      "total_seconds": time.perf_counter() - t0}), flush=True)
     return 0
 
 
