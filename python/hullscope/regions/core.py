@@ -269,9 +269,10 @@ class LinearRegions:
     def facets(self, c: int, *, exact: bool = False) -> FacetSet:
         """Which rows of ``R_c`` are facets within the domain (one LP per row, warm-started).
 
-        A row whose hyperplane the Chebyshev centre reaches, walking along the row's normal, before
-        any other row or box face is a facet without an LP (the crossing point is the certificate);
-        ``exact=True`` solves every LP instead, so ``margin`` is the exact LP value throughout.
+        Before each LP, a projected-gradient walk ``clip(x0 + s a_j, lo, hi)`` from the Chebyshev
+        centre x0 runs until another row becomes tight; if ``a_j f > g_j`` there, row j is a facet
+        without an LP (the crossing point is the certificate). ``exact=True`` solves every LP
+        instead, so ``margin`` is the exact LP value throughout.
         """
         c = self._class(c)
         self._need_box_domain("facets")

@@ -146,7 +146,7 @@ class FacetSet:
         1 facet, 0 not a facet, -1 region not full-dimensional, 3 unconverged.
     margin : ndarray (K-1,)
         ``max (a_j f - g_j) / ||a_j||`` over ``R_c`` without row j (feature units). For facets found by
-        the ray shortcut it is a certified positive lower bound; ``exact=True`` solves every LP.
+        the walk shortcut it is a certified positive lower bound; ``exact=True`` solves every LP.
     points : ndarray (K-1, d)
         For facets, a point of the common facet with ``z_c = z_j`` strictly above every other logit.
     duals : ndarray (K-1, K)
@@ -231,7 +231,7 @@ class Adjacency:
     dual_pairs, duals : ndarray (Q, 2), (Q, K)
         Multipliers proving each non-adjacent pair's row redundant (LP of the smaller class index).
     lps, shortcuts : int
-        Facet LPs solved, and facets settled by the ray shortcut without an LP.
+        Facet LPs solved, and facets settled by the walk shortcut without an LP.
     """
 
     matrix: np.ndarray
