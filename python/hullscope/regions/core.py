@@ -223,7 +223,7 @@ class LinearRegions:
         if self.domain_kind == "hull":
             raise ValueError(f"{what}: not available for a conv(F_train) domain (it has no inequality form); "
                              "use domain=box_of(F_train) for a box, or the hull-aware methods "
-                             "(hull_meets_region, hull_depth, hull_adjacency)")
+                             "(nonempty, hull_meets_region, outside_hull_but_certified, volume_share)")
 
     # ------------------------------------------------------------------ LPs
     def chebyshev_balls(self) -> list:
