@@ -344,12 +344,13 @@ py::dict region_radius_box(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayD
     RowMap Fm = row_map(F, "F", d);
     const Index N = F.shape(0);
     std::vector<double> radius(N), point(N * d);
-    std::vector<Index> rival(N);
+    std::vector<Index> rival(N), pred(N);
     {
         py::gil_scoped_release rel;
-        hullscope::certified_radius_box(mo.rm(), Fm, threads, radius.data(), rival.data(), point.data());
+        hullscope::certified_radius_box(mo.rm(), Fm, threads, pred.data(), radius.data(), rival.data(), point.data());
     }
     py::dict out;
+    out["pred"] = take(std::move(pred), {(py::ssize_t)N});
     out["radius"] = take(std::move(radius), {(py::ssize_t)N});
     out["rival"] = take(std::move(rival), {(py::ssize_t)N});
     out["point"] = take(std::move(point), {(py::ssize_t)N, (py::ssize_t)d});

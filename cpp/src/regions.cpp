@@ -55,13 +55,22 @@ ChebyshevResult chebyshev(const RegionModel& M, Index c, const LPOptions& opt) {
             sig[i] = -1.0;
         }
     }
-    // One row y_i + 2r <= w_i per coordinate bounded on both sides. (Adding them lazily, only when
-    // violated, was measured slower: the narrowest coordinates all end up tight.) The loop below
-    // still checks every box row and adds any that is violated, as a safeguard.
-    std::vector<Index> act;   // indices into `both` of the box rows in the LP
-    std::vector<char> in_lp(both.size(), 1);
-    for (size_t t = 0; t < both.size(); ++t) act.push_back(static_cast<Index>(t));
-    Eigen::VectorXd lo(d + 1), hi(d + 1), cost = Eigen::VectorXd::Zero(d + 1);
+    // One row y_i + 2r <= w_i per coordinate bounded on both sides. (Adding these rows lazily, only
+    // when violated, was measured slower: the narrowest coordinates all end up tight.)
+    const Index nb = static_cast<Index>(both.size());
+    Eigen::MatrixXd A = Eigen::MatrixXd::Zero(m + nb, d + 1);
+    Eigen::VectorXd rhs(m + nb), lo(d + 1), hi(d + 1), cost = Eigen::VectorXd::Zero(d + 1);
+    for (Index k = 0; k < m; ++k) {
+        A.row(k).head(d) = R.A.row(k).cwiseProduct(sig.transpose());
+        A(k, d) = R.A.row(k).norm() + R.A.row(k).dot(s);
+        rhs[k] = R.g[k] - R.A.row(k).dot(off);
+    }
+    for (Index t = 0; t < nb; ++t) {
+        const Index i = both[t];
+        A(m + t, i) = 1.0;
+        A(m + t, d) = 2.0;
+        rhs[m + t] = M.hi[i] - M.lo[i];
+    }
     for (Index i = 0; i < d; ++i) {
         lo[i] = s[i] != 0.0 ? 0.0 : -kInf;
         hi[i] = kInf;
@@ -69,49 +78,9 @@ ChebyshevResult chebyshev(const RegionModel& M, Index c, const LPOptions& opt) {
     lo[d] = 0.0;
     hi[d] = kInf;
     cost[d] = 1.0;
-    Eigen::MatrixXd Acls(m, d + 1);
-    Eigen::VectorXd rcls(m);
-    for (Index k = 0; k < m; ++k) {
-        Acls.row(k).head(d) = R.A.row(k).cwiseProduct(sig.transpose());
-        Acls(k, d) = R.A.row(k).norm() + R.A.row(k).dot(s);
-        rcls[k] = R.g[k] - R.A.row(k).dot(off);
-    }
-    LPResult lp;
-    Index total_iters = 0;
-    for (int round = 0;; ++round) {
-        const Index nb = static_cast<Index>(act.size());
-        Eigen::MatrixXd A = Eigen::MatrixXd::Zero(m + nb, d + 1);
-        Eigen::VectorXd rhs(m + nb);
-        A.topRows(m) = Acls;
-        rhs.head(m) = rcls;
-        for (Index t = 0; t < nb; ++t) {
-            const Index i = both[act[t]];
-            A(m + t, i) = 1.0;
-            A(m + t, d) = 2.0;
-            rhs[m + t] = M.hi[i] - M.lo[i];
-        }
-        lp = solve_lp(A, rhs, cost, lo, hi, nullptr, opt);
-        total_iters += lp.iterations;
-        if (lp.status != LP_OPTIMAL) break;
-        // Violated box rows (scaled by the row norm sqrt(5)).
-        std::vector<std::pair<double, Index>> viol;
-        for (size_t t = 0; t < both.size(); ++t) {
-            if (in_lp[t]) continue;
-            const Index i = both[t];
-            const double v = lp.x[i] + 2.0 * lp.x[d] - (M.hi[i] - M.lo[i]);
-            if (v > opt.feas_tol * (1.0 + std::abs(M.hi[i] - M.lo[i]))) viol.push_back({-v, static_cast<Index>(t)});
-        }
-        if (viol.empty()) break;
-        std::sort(viol.begin(), viol.end());
-        const size_t add = viol.size();
-        for (size_t a2 = 0; a2 < add; ++a2) {
-            in_lp[viol[a2].second] = 1;
-            act.push_back(viol[a2].second);
-        }
-    }
-    const Index nb = static_cast<Index>(act.size());
+    const LPResult lp = solve_lp(A, rhs, cost, lo, hi, nullptr, opt);
     ChebyshevResult out;
-    out.iterations = total_iters;
+    out.iterations = lp.iterations;
     out.y = Eigen::VectorXd::Zero(K);
     out.p = Eigen::VectorXd::Zero(d);
     out.q = Eigen::VectorXd::Zero(d);
@@ -159,7 +128,7 @@ ChebyshevResult chebyshev(const RegionModel& M, Index c, const LPOptions& opt) {
     Eigen::VectorXd yk = lp.y.head(m);
     for (Index k = 0; k < m; ++k) out.y[R.cls[k]] = yk[k];
     Eigen::VectorXd aty = R.A.transpose() * yk;
-    for (Index t = 0; t < nb; ++t) out.p[both[act[t]]] = lp.y[m + t];
+    for (Index t = 0; t < nb; ++t) out.p[both[t]] = lp.y[m + t];
     for (Index i = 0; i < d; ++i) {
         const bool fl = std::isfinite(M.lo[i]), fh = std::isfinite(M.hi[i]);
         if (fl) out.q[i] = std::max(0.0, aty[i] + out.p[i]);

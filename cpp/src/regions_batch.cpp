@@ -183,8 +183,8 @@ void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F,
     });
 }
 
-void certified_radius_box(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, int threads, double* radius,
-                          Index* rival, double* point) {
+void certified_radius_box(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, int threads, Index* pred,
+                          double* radius, Index* rival, double* point) {
     const Index K = M.K(), d = M.d(), N = F.rows();
     parallel_for(N, threads, [&](Index n) {
         const Eigen::VectorXd f0 = F.row(n).transpose();
@@ -218,6 +218,7 @@ void certified_radius_box(const RegionModel& M, const Eigen::Ref<const RowMatrix
                 xb = x;
             }
         }
+        pred[n] = c;
         radius[n] = best;
         rival[n] = who;
         Eigen::Map<Eigen::VectorXd>(point + n * d, d) = xb;

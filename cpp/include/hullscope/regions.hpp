@@ -107,9 +107,9 @@ void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F,
                    double* dist, double* lower, std::int8_t* converged, double* y_out, Index* iterations);
 
 // Exact distance from each row of F to the nearest point of the box with a different decision
-// (ties count as different): min over j != c of dist(f, {z_j >= z_c} in box). Writes radius, the
-// rival class j and the nearest point.
-void certified_radius_box(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, int threads, double* radius,
-                          Index* rival, double* point);
+// (ties count as different): min over j != c of dist(f, {z_j >= z_c} in box). Writes the predicted
+// class c (ties to the lowest index), the radius, the rival class j and the nearest point.
+void certified_radius_box(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, int threads, Index* pred,
+                          double* radius, Index* rival, double* point);
 
 }  // namespace hullscope

@@ -312,7 +312,7 @@ class LinearRegions:
         self._need_box_domain("certified_radius")
         F = self._features(F)
         r = _core().region_radius_box(self.W, self.b, self.lo, self.hi, F, threads=self.threads)
-        return RadiusResult(r["radius"], self.predict(F), r["rival"], r["point"], F, self)
+        return RadiusResult(r["radius"], r["pred"], r["rival"], r["point"], F, self)
 
     def distance_to_class(self, F: Any, j: Union[int, Sequence[int]]) -> ProjectionResult:
         """Nearest point of ``R_j`` (within the domain) to each row of F: an active-set QP per row.

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .._validation import as_matrix
-from .results import lp_upper_bound
+from .results import logit_tol, lp_upper_bound
 
 __all__ = ["HullRegionMeeting", "hull_meets_region", "OutsideButCertified", "outside_hull_but_certified"]
 
@@ -54,7 +54,7 @@ class HullRegionMeeting:
         m = self._model
         A, g, _ = m.halfspaces(self.cls)
         nrm = np.linalg.norm(A, axis=1)
-        tol = rtol * m.scale * (1 + np.abs(m.W).max())
+        tol = logit_tol(m, rtol)
         lam = self.weights
         assert np.all(lam >= 0) and abs(lam.sum() - 1) <= 1e-9, "weights are not convex"
         x = self.P.T @ lam

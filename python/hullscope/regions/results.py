@@ -54,6 +54,11 @@ def farkas_gap(A: np.ndarray, g: np.ndarray, y: np.ndarray, lo: np.ndarray, hi: 
     return float(terms.sum() - g @ y)
 
 
+def logit_tol(m, rtol: float, scale: Optional[float] = None) -> float:
+    """Tolerance on logits and row values: ``rtol`` x the feature scale x (1 + max |W|)."""
+    return rtol * (m.scale if scale is None else scale) * (1 + float(np.abs(m.W).max()))
+
+
 def _in_box(x: np.ndarray, lo: np.ndarray, hi: np.ndarray, tol: float) -> bool:
     return bool(np.all(x >= lo - tol) and np.all(x <= hi + tol))
 
@@ -191,7 +196,7 @@ def _same_hyperplane(A: np.ndarray, g: np.ndarray, j: int) -> np.ndarray:
 
 def _check_facet_point(m, c: int, j: int, f: np.ndarray, rtol: float) -> None:
     z = m.W @ f + m.b
-    tol = rtol * m.scale * (1 + np.abs(m.W).max())
+    tol = logit_tol(m, rtol)
     assert _in_box(f, m.lo, m.hi, tol), f"facet point of ({c}, {j}) is outside the domain"
     assert abs(z[c] - z[j]) <= tol, f"facet point of ({c}, {j}) is not on the tie z_c = z_j"
     # classes identical to c, and classes tying with c on the same hyperplane as j, tie there too
@@ -320,7 +325,7 @@ class RadiusResult:
     def verify(self, rtol: float = 1e-7) -> bool:
         """Witness check (upper bound) plus, without a domain, the closed form (exactness)."""
         m = self._model
-        tol = rtol * m.scale * (1 + np.abs(m.W).max())
+        tol = logit_tol(m, rtol)
         for n in range(len(self.radius)):
             if not np.isfinite(self.radius[n]):
                 continue
@@ -383,7 +388,7 @@ class ProjectionResult:
             j = self.target[n]
             A, g = _rows(m.W, m.b, c)
             scale = 1 + np.abs(f0).max()
-            tol = rtol * scale * (1 + np.abs(m.W).max())
+            tol = logit_tol(m, rtol, scale)
             viol = A @ x - g
             if self.kind == "flip":
                 assert abs(viol[j]) <= tol, f"flip point {n} is not on the tie"
@@ -443,7 +448,7 @@ class Certification:
         c = self.cls
         A, g = _rows(m.W, m.b, c)
         nrm = np.linalg.norm(A, axis=1)
-        tol = rtol * m.scale * (1 + np.abs(m.W).max())
+        tol = logit_tol(m, rtol)
         if not self.certified:
             x = self.counterexample
             z = m.W @ x + m.b
