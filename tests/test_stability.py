@@ -265,20 +265,12 @@ def test_1d_noise_norm_equals_diffeo_norm_and_constant_model_is_stable():
     dz = (z - xt).reshape(50, -1).norm(dim=1)
     assert torch.allclose(dy, dz, rtol=1e-4) and dy.min() > 0
 
-    class Const1d(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.head = torch.nn.Linear(1, 2)
-
-        def forward(self, x):
-            return self.head(torch.ones(x.shape[0], 1))
-
-    res = stability(Const1d(), x, layers=["head"], seeds=(0,), dim=1)
+    res = stability(Constant(), x, layers=["head"], seeds=(0,), dim=1)
     assert np.all(res.values["mean"]["D"] == 0) and np.all(res.values["mean"]["G"] == 0)
     with pytest.raises(ValueError, match="dim"):
-        stability(Const1d(), x, dim=3)
+        stability(Constant(), x, dim=3)
     with pytest.raises(ValueError, match="1-D signals"):
-        stability(Const1d(), np.zeros((3, 1, 4, 4)), dim=1)
+        stability(Constant(), np.zeros((3, 1, 4, 4)), dim=1)
 
 
 def test_1d_average_is_insensitive_to_moves_and_a_conv_net_runs():

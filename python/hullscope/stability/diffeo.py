@@ -141,23 +141,36 @@ def jacobian_determinant(B: int, n: int, T: float, c: float, seed: SeedLike = No
     return (1 - du[:, 0]) * (1 - dv[:, 1]) - (du[:, 1]) * (dv[:, 0])
 
 
-def _as_images(x: Any, name: str = "images"):
+def _as_batch(x: Any, name: str, dim: int):
+    """Validate a batch of square images (dim=2: (B, H, W) or (B, C, H, W)) or of signals
+    (dim=1: (B, n) or (B, C, n)) and return it as a float32 tensor with a channel axis."""
     torch = require_torch()
+    kind = "images" if dim == 2 else "signals"
     t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     if not (t.dtype.is_floating_point or t.dtype in (torch.uint8, torch.int32, torch.int64)):
-        raise TypeError(f"{name}: expected real-valued images, got dtype {t.dtype}")
-    if t.ndim == 3:
+        raise TypeError(f"{name}: expected real-valued {kind}, got dtype {t.dtype}")
+    if t.ndim == dim + 1:
         t = t.unsqueeze(1)
-    if t.ndim != 4:
-        raise ValueError(f"{name}: expected images of shape (B, H, W) or (B, C, H, W), got shape {tuple(t.shape)}")
-    if t.shape[-1] != t.shape[-2]:
+    if t.ndim != dim + 2:
+        shapes = "(B, H, W) or (B, C, H, W)" if dim == 2 else "(B, n) or (B, C, n)"
+        what = "images" if dim == 2 else "1-D signals"
+        raise ValueError(f"{name}: expected {what} of shape {shapes}, got shape {tuple(t.shape)}")
+    if dim == 2 and t.shape[-1] != t.shape[-2]:
         raise ValueError(f"{name}: diffeomorphisms are defined on square images, got {t.shape[-2]}x{t.shape[-1]}")
     if t.shape[-1] < 2 or t.shape[0] < 1:
-        raise ValueError(f"{name}: expected at least one image of side >= 2, got shape {tuple(t.shape)}")
+        raise ValueError(f"{name}: expected at least one of the {kind} with side >= 2, got shape {tuple(t.shape)}")
     t = t.to(torch.float32)
     if not torch.isfinite(t).all():
         raise ValueError(f"{name}: contains NaN or inf")
     return t
+
+
+def _as_images(x: Any, name: str = "images"):
+    return _as_batch(x, name, 2)
+
+
+def _as_signals(x: Any, name: str = "signals"):
+    return _as_batch(x, name, 1)
 
 
 def apply_fields(images: Any, fields: np.ndarray, interp: str = "bilinear", sigma: float = 0.5):
@@ -277,23 +290,6 @@ def sample_fields_1d(B: int, n: int, T: float, c: float, seed: SeedLike = None) 
     C = rng.standard_normal(size=(int(B), i.size)) * np.sqrt(T / i ** 2)
     g = np.linspace(0.0, 1.0, n)
     return n * C @ np.sin(np.pi * np.outer(i, g))
-
-
-def _as_signals(x: Any, name: str = "signals"):
-    torch = require_torch()
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    if not (t.dtype.is_floating_point or t.dtype in (torch.uint8, torch.int32, torch.int64)):
-        raise TypeError(f"{name}: expected real-valued signals, got dtype {t.dtype}")
-    if t.ndim == 2:
-        t = t.unsqueeze(1)
-    if t.ndim != 3:
-        raise ValueError(f"{name}: expected 1-D signals of shape (B, n) or (B, C, n), got shape {tuple(t.shape)}")
-    if t.shape[-1] < 2 or t.shape[0] < 1:
-        raise ValueError(f"{name}: expected at least one signal of length >= 2, got shape {tuple(t.shape)}")
-    t = t.to(torch.float32)
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name}: contains NaN or inf")
-    return t
 
 
 def apply_fields_1d(signals: Any, fields: np.ndarray, interp: str = "bilinear"):
