@@ -104,7 +104,8 @@ def _cheb_highs(reg, c):
                    method="highs")
 
 
-@pytest.mark.parametrize("K,d", [(2, 2), (3, 3), (10, 16), (50, 64), (50, 3), (10, 2)])
+@pytest.mark.parametrize("K", [2, 3, 10, 50])
+@pytest.mark.parametrize("d", [2, 3, 16, 64])
 @pytest.mark.parametrize("dom", ["none", "orthant", "box"])
 def test_chebyshev_matches_highs(K, d, dom):
     W, b = _model(K, d, seed=K * 100 + d)
@@ -191,8 +192,8 @@ def test_low_rank_last_layer_has_non_adjacent_pairs_with_certificates(tmp_path):
     assert (tmp_path / "adj.png").stat().st_size > 0 and fig is not None
 
 
-@pytest.mark.parametrize("K,d,dom", [(3, 2, "box"), (10, 3, "box"), (10, 16, "box"), (50, 16, "box"),
-                                     (10, 64, "box"), (10, 2, "none"), (10, 3, "orthant"), (50, 64, "orthant")])
+@pytest.mark.parametrize("K,d,dom", [(K, d, "box") for K in (2, 3, 10, 50) for d in (2, 3, 16, 64)]
+                         + [(10, 2, "none"), (10, 3, "orthant"), (50, 64, "orthant")])
 def test_adjacency_matches_highs(K, d, dom):
     W, b = _model(K, d, seed=7 * K + d)
     reg = LinearRegions(W, b, domain=DOMAINS[dom](d))
@@ -265,6 +266,47 @@ def test_brute_force_grid_2d_membership_adjacency_segments():
         assert len(change) == len(seg.breaks)
         assert np.allclose(change, seg.breaks, atol=1e-4)
         assert list(dict.fromkeys(labs)) == list(seg.classes)
+
+
+def test_brute_force_grid_3d_membership_adjacency_segments():
+    rng = np.random.default_rng(8)
+    W, b = rng.normal(size=(6, 3)), rng.normal(size=6) * 0.5
+    reg = LinearRegions(W, b, domain=(-2, 2))
+    n = 90
+    xs = np.linspace(-2, 2, n)
+    G = np.stack(np.meshgrid(xs, xs, xs, indexing="ij"), -1).reshape(-1, 3)
+    lab = reg.predict(G).reshape(n, n, n)
+    Z = G @ W.T + b
+    for c in range(6):
+        A, g, _ = reg.halfspaces(c)
+        inside = np.all(G @ A.T <= g + 1e-12, axis=1)
+        assert np.allclose(Z[inside].max(1), Z[inside, c])          # every member has the top logit
+        assert np.all(inside[lab.ravel() == c])                      # every grid point of class c is a member
+        if (lab == c).any():
+            assert reg.nonempty(c)
+    # voxel faces with different labels: pairs with many such faces share a facet
+    pairs = {}
+    for ax in range(3):
+        a = np.moveaxis(lab, ax, 0)
+        diff = a[:-1] != a[1:]
+        for p, q in zip(a[:-1][diff], a[1:][diff]):
+            key = (min(p, q), max(p, q))
+            pairs[key] = pairs.get(key, 0) + 1
+    adj = reg.adjacency()
+    for (p, q), cnt in pairs.items():
+        if cnt >= 30:
+            assert adj.matrix[p, q], (p, q, cnt)
+    for p, q in adj.edges():
+        if adj.margin[p, q] > 0.1:
+            assert pairs.get((p, q), 0) > 0, (p, q)
+    for _ in range(20):
+        f1, f2 = rng.uniform(-2, 2, 3), rng.uniform(-2, 2, 3)
+        seg = reg.segment(f1, f2)
+        assert seg.verify()
+        ts = np.linspace(0, 1, 20001)
+        labs = reg.predict((1 - ts)[:, None] * f1 + ts[:, None] * f2)
+        change = ts[1:][labs[1:] != labs[:-1]]
+        assert len(change) == len(seg.breaks) and np.allclose(change, seg.breaks, atol=1e-4)
 
 
 # ---------------------------------------------------------------------------------------------------- QPs
@@ -472,6 +514,10 @@ def test_bad_input_is_refused_clearly():
         LinearRegions(W, b, domain=(1, 0))
     with pytest.raises(ValueError, match="orthant"):
         LinearRegions(W, b, domain="positive")
+    with pytest.raises(ValueError, match="empty"):
+        LinearRegions(W, b, domain=np.zeros((0, 2)))          # an empty set of training features
+    with pytest.raises(ValueError, match="domain"):
+        LinearRegions(W, b, domain=(np.zeros(3), np.ones(3)))  # box of the wrong dimension
     reg = LinearRegions(np.eye(3)[:, :2], b, domain=(-1, 1))
     with pytest.raises(ValueError, match="out of range"):
         reg.chebyshev_ball(3)
