@@ -114,7 +114,7 @@ def blobs(B, n, seed):
 
 def test_constant_model_is_perfectly_stable():
     res = stability(Constant(), blobs(30, 16, 0), layers=["head", "output"], seeds=(0, 1))
-    for s in ("mean", "median"):
+    for s in ("mean", "median", "sample_median"):
         assert np.all(res.values[s]["D"] == 0) and np.all(res.values[s]["G"] == 0)
 
 
@@ -154,6 +154,84 @@ def test_bad_input():
         stability(net, blobs(4, 8, 0), layers=["conv9"])
     with pytest.raises(ValueError, match="NaN"):
         stability(net, np.full((4, 1, 8, 8), np.nan))
+    with pytest.raises(ValueError, match="batchnorm"):
+        stability(net, blobs(4, 8, 0), batchnorm="frozen")
+
+
+def _numpy_observables(f0, ft, fn):
+    """D and G of flattened representations, by the three statistics, written out independently."""
+    B = f0.shape[0]
+    pair = np.array([np.sum((f0[i] - f0[j]) ** 2) for i in range(B) for j in range(i + 1, B)])
+    out = {}
+    for s in ("mean", "median", "sample_median"):
+        vals = []
+        for f in (ft, fn):
+            d2 = (f - f0) ** 2
+            if s == "mean":
+                vals.append(d2.sum(1).mean() / pair.mean())
+            elif s == "median":          # per-feature median over images, summed over features
+                vals.append(np.median(d2, axis=0).sum() / np.median(pair))
+            else:
+                vals.append(np.median(d2.sum(1)) / np.median(pair))
+        out[s] = vals
+    return out
+
+
+def test_observables_match_numpy_for_every_statistic():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 3, 3, padding=1)
+    net = torch.nn.Sequential(conv, torch.nn.ReLU())
+    x = blobs(25, 12, 3).astype(np.float32)
+    T = temperature_range(12, 3.0)[1]
+    res = stability(net, x, layers=["0", "output"], T=T, seeds=(7,))
+    tx = apply_fields(x, sample_fields(25, 12, T, 3.0, seed=[7, 0]))
+    nx = noise_like(x, tx, seed=[7, 1])
+    with torch.no_grad():
+        for j, f in enumerate((conv, net)):
+            f0, ft, fn = (f(torch.as_tensor(v)).reshape(25, -1).double().numpy() for v in (x, tx, nx))
+            ref = _numpy_observables(f0, ft, fn)
+            for s, (D, G) in ref.items():
+                assert np.isclose(res.values[s]["D"][0, j], D, rtol=1e-4), s
+                assert np.isclose(res.values[s]["G"][0, j], G, rtol=1e-4), s
+                assert np.isclose(res.values[s]["R"][0, j], D / G, rtol=1e-4), s
+    # the per-feature median differs from the per-image median: the test can tell them apart
+    assert not np.isclose(res.values["median"]["D"][0, 1], res.values["sample_median"]["D"][0, 1], rtol=1e-2)
+
+
+def test_batchnorm_batch_mode_normalises_each_batch_and_leaves_the_model_alone():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(1, 4, 3, padding=1, bias=False)
+    bn = torch.nn.BatchNorm2d(4)
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.tensor([5.0, -3.0, 0.5, 2.0]))
+        bn.running_var.copy_(torch.tensor([0.1, 9.0, 4.0, 0.5]))
+        bn.weight.copy_(torch.tensor([1.0, 2.0, 0.5, 1.5]))
+        bn.bias.copy_(torch.tensor([0.0, 1.0, -1.0, 0.3]))
+    net = torch.nn.Sequential(conv, bn).eval()
+    before = bn.running_mean.clone()
+    x = blobs(30, 10, 4).astype(np.float32)
+    res = stability(net, x, layers=["output"], seeds=(2,), batchnorm="batch", batch_size=7)
+    run = stability(net, x, layers=["output"], seeds=(2,))
+    assert torch.equal(bn.running_mean, before) and bn.track_running_stats
+    T = res.T
+    tx = apply_fields(x, sample_fields(30, 10, T, 3.0, seed=[2, 0]))
+    nx = noise_like(x, tx, seed=[2, 1])
+
+    def batch_normed(v):  # BatchNorm with the whole batch's mean and (biased) variance, in numpy
+        with torch.no_grad():
+            h = conv(torch.as_tensor(v)).double().numpy()
+        mu = h.mean(axis=(0, 2, 3), keepdims=True)
+        var = h.var(axis=(0, 2, 3), keepdims=True)
+        w = bn.weight.detach().double().numpy()[None, :, None, None]
+        b = bn.bias.detach().double().numpy()[None, :, None, None]
+        return ((h - mu) / np.sqrt(var + bn.eps) * w + b).reshape(30, -1)
+
+    ref = _numpy_observables(batch_normed(x), batch_normed(tx), batch_normed(nx))
+    for s, (D, G) in ref.items():
+        assert np.isclose(res.values[s]["D"][0, 0], D, rtol=1e-4), s
+        assert np.isclose(res.values[s]["G"][0, 0], G, rtol=1e-4), s
+    assert not np.isclose(run.values["mean"]["G"][0, 0], res.values["mean"]["G"][0, 0], rtol=1e-2)
+    assert res.meta["batchnorm"] == "batch" and run.meta["batchnorm"] == "running"
 
 
 @pytest.mark.parametrize("stride,dim", [(2, 1), (2, 2), (1, 1), (1, 2)])

@@ -6,7 +6,9 @@ representations of *distinct* inputs are:
     sensitivity = < ||f(x') - f(x)||^2 >_x  /  < ||f(x) - f(z)||^2 >_{x != z}
 
 where x' is the perturbed version of x (a diffeomorphism, noise, a synonym exchange, ...). ``< >`` is
-the mean or the median, as selected by ``stat``. The stability (diffeomorphisms vs noise) and the
+the mean or the median, as selected by ``stat``. The numerator also has a per-coordinate form,
+``stat="coordinate_median"``: sum_k median_x (f_k(x') - f_k(x))^2, the median taken feature by feature
+over the batch and then summed (the statistic of the 2021 diffeomorphism-stability code). The stability (diffeomorphisms vs noise) and the
 hierarchy (synonyms, positions) modules both use these functions so that their numbers are comparable.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Literal, Optional
 import numpy as np
 
 Stat = Literal["mean", "median"]
+NumeratorStat = Literal["mean", "median", "coordinate_median"]
 
 __all__ = ["pairwise_sq_distance_stat", "perturbation_stat", "relative_sensitivity"]
 
@@ -35,7 +38,7 @@ def _reduce(v: np.ndarray, stat: str) -> float:
         return float(np.mean(v))
     if stat == "median":
         return float(np.median(v))
-    raise ValueError(f"stat: expected 'mean' or 'median', got {stat!r}")
+    raise ValueError(f"stat: expected 'mean', 'median' or 'coordinate_median', got {stat!r}")
 
 
 def pairwise_sq_distance_stat(F: np.ndarray, stat: Stat = "mean", *, max_pairs: Optional[int] = None,
@@ -78,13 +81,21 @@ def pairwise_sq_distance_stat(F: np.ndarray, stat: Stat = "mean", *, max_pairs: 
     return _reduce(sq, stat)
 
 
-def perturbation_stat(F: np.ndarray, F_pert: np.ndarray, stat: Stat = "mean") -> float:
-    """Mean or median of ||F_pert[i] - F[i]||^2 over the batch."""
+def perturbation_stat(F: np.ndarray, F_pert: np.ndarray, stat: NumeratorStat = "mean") -> float:
+    """Mean or median over the batch of ||F_pert[i] - F[i]||^2, or its per-coordinate median form.
+
+    ``stat="coordinate_median"`` returns sum_k median_i (F_pert[i, k] - F[i, k])^2: the median over the
+    batch is taken for each feature k separately, then summed over features. For the mean the two
+    orders agree; for the median they do not (a perturbation that changes different features in
+    different samples has a small per-coordinate median).
+    """
     F = _flat(F, "F")
     P = _flat(F_pert, "F_pert")
     if F.shape != P.shape:
         raise ValueError(f"F_pert: expected the shape of F {F.shape}, got {P.shape}")
     diff = P - F
+    if stat == "coordinate_median":
+        return float(np.median(diff * diff, axis=0).sum())
     return _reduce(np.einsum("ij,ij->i", diff, diff), stat)
 
 

@@ -6,10 +6,17 @@ For a representation f (a layer's activations, flattened) and a batch of distinc
     G_f = < ||f(x + eta) - f(x)||^2 > / < ||f(x) - f(z)||^2 >   (eta: noise with ||eta|| = ||tau x - x||)
     R_f = D_f / G_f
 
-The denominator runs over pairs of distinct images of the batch; ``< >`` is the mean or the median
-(both are computed). The normalisation is :mod:`hullscope.sensitivity`, shared with the hierarchy
-module. Every seed draws new diffeomorphisms and new noise; results are reported per seed and as
-mean +- standard deviation over seeds.
+The denominator runs over pairs of distinct images of the batch. Three statistics are computed
+(``STATS``), each with its own numerator and denominator:
+
+* ``"mean"``: means over images and over pairs (the 2022 layer-by-layer code);
+* ``"median"``: the 2021 code's form, sum_k median_x (f_k(x') - f_k(x))^2 (a median over images for
+  each feature k, then summed) over the median over pairs of ||f(x) - f(z)||^2;
+* ``"sample_median"``: the median over images of ||f(x') - f(x)||^2 over the median over pairs.
+
+The normalisation is :mod:`hullscope.sensitivity`, shared with the hierarchy module. Every seed draws
+new diffeomorphisms and new noise; results are reported per seed and as mean +- standard deviation
+over seeds.
 """
 from __future__ import annotations
 
@@ -27,20 +34,24 @@ from .diffeo import (_as_images, _as_signals, _check_c, _check_T, apply_fields, 
 
 __all__ = ["StabilityResult", "stability", "stability_sweep", "shuffle_channels"]
 
-STATS = ("mean", "median")
+STATS = ("mean", "median", "sample_median")
+# statistic -> (numerator stat, denominator stat) in hullscope.sensitivity
+_STAT_FORMS = {"mean": ("mean", "mean"), "median": ("coordinate_median", "median"),
+               "sample_median": ("median", "median")}
+BATCHNORM_MODES = ("running", "batch")
 
 
 @dataclass(frozen=True)
 class StabilityResult:
-    """D, G and R per seed and layer, for the mean and the median statistic.
+    """D, G and R per seed and layer, for each statistic of ``STATS``.
 
     Attributes
     ----------
     layers : list of str
         Layer names in forward order ('input' first, 'output' last when included).
     values : dict
-        ``values[stat][obs]`` is an array of shape (n_seeds, n_layers), stat in {'mean', 'median'},
-        obs in {'D', 'G', 'R'}.
+        ``values[stat][obs]`` is an array of shape (n_seeds, n_layers), stat in
+        {'mean', 'median', 'sample_median'} (see the module docstring), obs in {'D', 'G', 'R'}.
     T, c : float
         Temperature and cutoff of the diffeomorphisms.
     seeds : list of int
@@ -103,7 +114,7 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
               T: Optional[float] = None, c: float = 3.0, seeds: Sequence[int] = (0, 1, 2),
               interp: str = "bilinear", device: Any = "cpu", batch_size: int = 256,
               deform_fn: Optional[Callable[[Any, Any], Any]] = None,
-              dim: int = 2, progress: bool = False) -> StabilityResult:
+              dim: int = 2, batchnorm: str = "running", progress: bool = False) -> StabilityResult:
     """Measure D_f, G_f and R_f of ``model`` at each layer.
 
     Parameters
@@ -127,6 +138,12 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     dim : {2, 1}
         2: square images. 1: signals of shape (B, n) or (B, C, n), deformed by 1-D max-entropy
         diffeomorphisms (default T: the geometric mean of ``temperature_range_1d(n, c)``).
+    batchnorm : {"running", "batch"}
+        "running": BatchNorm layers use their running statistics (the model in eval mode).
+        "batch": a copy of the model whose BatchNorm layers normalise with the statistics of the batch
+        being measured, each of the clean, deformed and noisy batches passed in one forward pass. This
+        is how the 2021 measurements treat untrained networks, whose running statistics (0 and 1)
+        describe no data; the model passed in is left unchanged.
 
     Returns
     -------
@@ -147,10 +164,17 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds: expected at least one seed")
+    if batchnorm not in BATCHNORM_MODES:
+        raise ValueError(f"batchnorm: expected one of {BATCHNORM_MODES}, got {batchnorm!r}")
     names = resolve_layers(model, layers)
+    if batchnorm == "batch":
+        model = _batch_statistics_copy(model)
+        batch_size = B
     model = model.to(device)
     clean = collect_activations(model, x, names, device=device, batch_size=batch_size)
-    den = {s: {L: pairwise_sq_distance_stat(clean[L], s) for L in names} for s in STATS}
+    den_stats = sorted({_STAT_FORMS[s][1] for s in STATS})
+    den_by = {d: {L: pairwise_sq_distance_stat(clean[L], d) for L in names} for d in den_stats}
+    den = {s: den_by[_STAT_FORMS[s][1]] for s in STATS}
     vals = {s: {o: np.zeros((len(seeds), len(names))) for o in ("D", "G", "R")} for s in STATS}
     with progress_bar(progress, len(seeds), "stability (seeds)", unit="seed") as bar:
         for k, seed in enumerate(seeds):
@@ -168,8 +192,8 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
             for s in STATS:
                 for j, L in enumerate(names):
                     d0 = den[s][L]
-                    num_d = perturbation_stat(clean[L], ft[L], s)
-                    num_g = perturbation_stat(clean[L], fn[L], s)
+                    num_d = perturbation_stat(clean[L], ft[L], _STAT_FORMS[s][0])
+                    num_g = perturbation_stat(clean[L], fn[L], _STAT_FORMS[s][0])
                     D = (0.0 if num_d == 0 else np.nan) if d0 == 0 else num_d / d0
                     G = (0.0 if num_g == 0 else np.nan) if d0 == 0 else num_g / d0
                     vals[s]["D"][k, j] = D
@@ -179,7 +203,24 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     deformation = ("max-entropy diffeomorphisms" if deform_fn is None
                    else getattr(deform_fn, "__name__", type(deform_fn).__name__))
     return StabilityResult(layers=names, values=vals, T=T, c=c, seeds=seeds, n_images=B, interp=interp,
-                           deformation=deformation)
+                           deformation=deformation, meta={"batchnorm": batchnorm})
+
+
+def _batch_statistics_copy(model: Any):
+    """A copy of ``model`` whose BatchNorm layers normalise with the current batch's statistics."""
+    import copy
+
+    from .._torch import require_torch
+
+    torch = require_torch()
+    new = copy.deepcopy(model)
+    for m in new.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.track_running_stats = False
+            m.running_mean = None
+            m.running_var = None
+            m.num_batches_tracked = None
+    return new.eval()
 
 
 def shuffle_channels(model: Any, seed: int = 0):
