@@ -288,6 +288,28 @@ def test_stability_cli_end_to_end(tmp_path, capsys):
     assert main(["stability", "--model", "nosuch:factory", "--data", "digits", "--out", str(out)]) == 2
 
 
+def test_stability_cli_mnist_resnet_uses_batch_statistics_at_init(tmp_path, monkeypatch):
+    """The MNIST target on a tiny IDX folder: init measured with batch BatchNorm, trained with running."""
+    import json
+
+    from test_datasets import make_mnist
+
+    from hullscope.cli import main
+
+    make_mnist(tmp_path)
+    monkeypatch.setenv("HULLSCOPE_MNIST", str(tmp_path))
+    out = tmp_path / "stab"
+    rc = main(["stability", "--model", "mnist-resnet", "--train-epochs", "1", "--train-samples", "12",
+               "--n-images", "5", "--seeds", "0", "--layers", "gap,output", "--out", str(out)])
+    assert rc == 0
+    rep = json.loads((out / "stability.json").read_text())
+    assert rep["data"] == "mnist" and rep["n_images"] == 5
+    assert rep["results"]["init"]["meta"]["batchnorm"] == "batch"
+    assert rep["results"]["trained"]["meta"]["batchnorm"] == "running"
+    monkeypatch.setenv("HULLSCOPE_MNIST", str(tmp_path / "missing"))
+    assert main(["stability", "--model", "mnist-cnn", "--out", str(out)]) == 2
+
+
 def test_channel_shuffling_keeps_each_filter_slice_and_sweep():
     from hullscope.models import small_cnn
     from hullscope.stability import shuffle_channels, stability_sweep
@@ -371,3 +393,4 @@ def test_1d_average_is_insensitive_to_moves_and_a_conv_net_runs():
     net = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 5, stride=2), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool1d(1))
     r = stability(net, x, seeds=(0,), dim=1)
     assert np.all(np.isfinite(r.mean("R")[1:]))
+

