@@ -1,4 +1,5 @@
-"""The shared pairwise normalisation against brute force, including the chunked median path."""
+"""The shared pairwise normalisation against brute force: the Gram-matrix median path, its exact
+recomputation of near-duplicate pairs, and the chunked random-pair path."""
 import numpy as np
 import pytest
 
@@ -14,6 +15,20 @@ def test_pairwise_stats_match_brute_force_in_small_chunks():
     assert np.isclose(pairwise_sq_distance_stat(F, "median"), np.median(brute))
     P = F + 0.1
     assert np.isclose(perturbation_stat(F, P, "median"), 0.01 * F.shape[1])
+
+
+def test_all_pair_distances_keep_near_duplicates_exact():
+    # Points far from the origin and 1e-6 apart: ||a||^2 + ||b||^2 - 2 a.b cancels to noise here, so
+    # these pairs must come from exact differences.
+    rng = np.random.default_rng(2)
+    base = 1e3 + rng.normal(size=(1, 50))
+    F = np.concatenate([base + 1e-6 * rng.normal(size=(12, 50)), 1e3 + rng.normal(size=(3, 50))])
+    i, j = np.triu_indices(len(F), k=1)
+    brute = np.array([np.sum((F[a] - F[b]) ** 2) for a, b in zip(i, j)])
+    assert np.median(brute) < 1e-9            # most pairs are near-duplicates: the median is one of them
+    assert np.isclose(pairwise_sq_distance_stat(F, "median"), np.median(brute), rtol=1e-6, atol=0)
+    sub = pairwise_sq_distance_stat(F, "median", max_pairs=200, seed=3)
+    assert sub > 0 and np.isfinite(sub)
 
 
 def test_coordinate_median_sums_per_feature_medians():

@@ -66,19 +66,45 @@ def pairwise_sq_distance_stat(F: np.ndarray, stat: Stat = "mean", *, max_pairs: 
         total = B * float(np.einsum("ij,ij->", c, c))
         return total / (B * (B - 1) / 2)
     if max_pairs is None:
-        i, j = np.triu_indices(B, k=1)
-    else:
-        rng = np.random.default_rng(seed)
-        i = rng.integers(0, B, size=max_pairs)
-        j = (i + rng.integers(1, B, size=max_pairs)) % B
-    # Exact differences, a bounded number of pairs at a time (about 256 MB of float64), so a wide
-    # layer (e.g. 32 x 32 x 32 activations) never materialises a (pairs, d) array.
+        return _reduce(_all_pair_sq_distances(F), stat)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, B, size=max_pairs)
+    j = (i + rng.integers(1, B, size=max_pairs)) % B
+    return _reduce(_pair_sq_distances(F, i, j), stat)
+
+
+def _pair_sq_distances(F: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """||F[i] - F[j]||^2 from exact differences, a bounded block of pairs at a time."""
+    # About 256 MB of float64 per block, so a wide layer (e.g. 32 x 32 x 32 activations) never
+    # materialises a (pairs, d) array.
     step = max(1, (1 << 25) // max(1, F.shape[1]))
     sq = np.empty(len(i))
     for a in range(0, len(i), step):
         diff = F[i[a:a + step]] - F[j[a:a + step]]
         sq[a:a + step] = np.einsum("ij,ij->i", diff, diff)
-    return _reduce(sq, stat)
+    return sq
+
+
+def _all_pair_sq_distances(F: np.ndarray) -> np.ndarray:
+    """||F[i] - F[j]||^2 for all i < j (row-major triu order), through one Gram matrix.
+
+    ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b costs one (B, d) x (d, B) product instead of B^2/2
+    differences of length d. The expansion loses relative accuracy when ||a - b||^2 is tiny next to
+    ||a||^2 + ||b||^2 (near-duplicate inputs), so those pairs are recomputed from exact differences.
+    """
+    B = F.shape[0]
+    C = F - F.mean(axis=0, keepdims=True)   # distances are translation-invariant; centring shrinks norms
+    sq_norm = np.einsum("ij,ij->i", C, C)
+    G = C @ C.T
+    i, j = np.triu_indices(B, k=1)
+    scale = sq_norm[i] + sq_norm[j]
+    sq = np.maximum(scale - 2.0 * G[i, j], 0.0)
+    # The rounding error of the expansion is at most about d * 1.1e-16 * scale. Below 1e-8 * scale it
+    # could exceed 1e-4 of the distance (d up to 1e4), so those pairs are recomputed exactly.
+    unsafe = sq <= 1e-8 * scale
+    if unsafe.any():
+        sq[unsafe] = _pair_sq_distances(F, i[unsafe], j[unsafe])
+    return sq
 
 
 def perturbation_stat(F: np.ndarray, F_pert: np.ndarray, stat: NumeratorStat = "mean") -> float:
