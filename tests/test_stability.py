@@ -194,6 +194,10 @@ def test_observables_match_numpy_for_every_statistic():
                 assert np.isclose(res.values[s]["D"][0, j], D, rtol=1e-4), s
                 assert np.isclose(res.values[s]["G"][0, j], G, rtol=1e-4), s
                 assert np.isclose(res.values[s]["R"][0, j], D / G, rtol=1e-4), s
+    rows = res.records()
+    assert len(rows) == 3 * 3 * 2
+    row = next(r for r in rows if r["layer"] == "output" and r["stat"] == "median" and r["obs"] == "G")
+    assert row["mean"] == res.values["median"]["G"][0, 1] and row["std"] == 0.0 and row["n_seeds"] == 1
     # the per-feature median differs from the per-image median: the test can tell them apart
     assert not np.isclose(res.values["median"]["D"][0, 1], res.values["sample_median"]["D"][0, 1], rtol=1e-2)
 
@@ -284,6 +288,7 @@ def test_stability_cli_end_to_end(tmp_path, capsys):
     R = rep["results"]["trained"]["values"]["mean"]["R"][0]
     assert len(R) == len(rep["results"]["trained"]["layers"]) and R[0] == pytest.approx(1.0)
     assert (out / "stability_trained.png").stat().st_size > 5000
+    assert (out / "stability_states.png").stat().st_size > 5000
     assert "R_f" in capsys.readouterr().out
     assert main(["stability", "--model", "nosuch:factory", "--data", "digits", "--out", str(out)]) == 2
 
@@ -306,6 +311,20 @@ def test_stability_cli_mnist_resnet_uses_batch_statistics_at_init(tmp_path, monk
     assert rep["data"] == "mnist" and rep["n_images"] == 5
     assert rep["results"]["init"]["meta"]["batchnorm"] == "batch"
     assert rep["results"]["trained"]["meta"]["batchnorm"] == "running"
+    from hullscope.stability import StabilityResult, plot_states
+
+    res = {k: StabilityResult(**{f: v[f] for f in ("layers", "T", "c", "seeds", "n_images")},
+                              values={s: {o: np.asarray(a) for o, a in d.items()} for s, d in v["values"].items()})
+           for k, v in rep["results"].items()}
+    assert len(plot_states(res).axes) == 3
+    with pytest.raises(ValueError, match="stat"):
+        plot_states(res, stat="trimmed")
+    with pytest.raises(ValueError, match="at least one"):
+        plot_states({})
+    short = StabilityResult(layers=["input"], T=1.0, c=3.0, seeds=[0], n_images=5,
+                            values={"mean": {o: np.ones((1, 1)) for o in "DGR"}})
+    with pytest.raises(ValueError, match=r"results\['short'\]: its layers differ"):
+        plot_states({**res, "short": short})
     monkeypatch.setenv("HULLSCOPE_MNIST", str(tmp_path / "missing"))
     assert main(["stability", "--model", "mnist-cnn", "--out", str(out)]) == 2
 

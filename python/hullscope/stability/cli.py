@@ -141,8 +141,14 @@ def run(args: argparse.Namespace) -> int:
     (out / "stability.json").write_text(json.dumps(report, indent=1))
     for k, r in results.items():
         r.plot(str(out / f"stability_{k}.png"))
+    n_fig = len(results)
+    if len(results) > 1:
+        from .observables import plot_states
+
+        plot_states(results, str(out / "stability_states.png"))
+        n_fig += 1
     print(f"{'layer':<14}" + "".join(f"{k + ' R_f':>16}" for k in results))
     for j, L in enumerate(next(iter(results.values())).layers):
         print(f"{L:<14}" + "".join(f"{r.mean('R')[j]:>16.4g}" for r in results.values()))
-    print(f"\nwrote {out / 'stability.json'} and {len(results)} figure(s)")
+    print(f"\nwrote {out / 'stability.json'} and {n_fig} figure(s)")
     return 0

@@ -32,7 +32,7 @@ from ..sensitivity import pairwise_sq_distance_stat, perturbation_stat
 from .diffeo import (_as_images, _as_signals, _check_c, _check_T, apply_fields, apply_fields_1d, noise_like,
                      sample_fields, sample_fields_1d, temperature_range, temperature_range_1d)
 
-__all__ = ["StabilityResult", "stability", "stability_sweep", "shuffle_channels"]
+__all__ = ["StabilityResult", "stability", "stability_sweep", "shuffle_channels", "plot_states"]
 
 STATS = ("mean", "median", "sample_median")
 # statistic -> (numerator stat, denominator stat) in hullscope.sensitivity
@@ -77,6 +77,21 @@ class StabilityResult:
         v = self.values[stat][obs]
         return v.std(axis=0, ddof=1) if v.shape[0] > 1 else np.zeros(v.shape[1])
 
+    def records(self) -> List[Dict[str, Any]]:
+        """The result in long ("tidy") form: one row per layer, statistic and observable.
+
+        Each row has ``layer``, ``depth`` (position in ``layers``), ``stat``, ``obs`` ('D', 'G' or 'R'),
+        ``mean`` and ``std`` over seeds, and ``n_seeds``; ``pandas.DataFrame(res.records())`` makes a table.
+        """
+        rows = []
+        for stat, d in self.values.items():
+            for obs in ("D", "G", "R"):
+                m, sd = self.mean(obs, stat), self.std(obs, stat)
+                for j, name in enumerate(self.layers):
+                    rows.append({"layer": name, "depth": j, "stat": stat, "obs": obs, "mean": float(m[j]),
+                                 "std": float(sd[j]), "n_seeds": int(d[obs].shape[0])})
+        return rows
+
     def to_dict(self) -> dict:
         return {"layers": self.layers, "T": self.T, "c": self.c, "seeds": self.seeds, "n_images": self.n_images,
                 "interp": self.interp, "deformation": self.deformation, "meta": self.meta,
@@ -108,6 +123,40 @@ class StabilityResult:
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
+
+
+def plot_states(results: Dict[str, StabilityResult], path: Optional[str] = None, stat: str = "mean"):
+    """D_f, G_f and R_f against depth, one panel each, one line per model state (e.g. init, trained).
+
+    ``results`` maps a label to a :class:`StabilityResult`; all must share the same layers. Error bars
+    are the spread over seeds. Returns the figure (written to ``path`` when given).
+    """
+    from .._plot import subplots
+
+    if not results:
+        raise ValueError("results: expected at least one StabilityResult")
+    layers = next(iter(results.values())).layers
+    for k, r in results.items():
+        if r.layers != layers:
+            raise ValueError(f"results[{k!r}]: its layers differ from the first result's; cannot share an axis")
+        if stat not in r.values:
+            raise ValueError(f"stat: expected one of {sorted(r.values)}, got {stat!r}")
+    fig, axes = subplots(1, 3, figsize=(3 * max(4.0, 0.3 * len(layers) + 1.5), 4))
+    x = np.arange(len(layers))
+    for ax, obs in zip(axes[0], ("D", "G", "R")):
+        for k, r in results.items():
+            ax.errorbar(x, r.mean(obs, stat), yerr=r.std(obs, stat), label=k, marker="o", ms=3, capsize=2)
+        ax.set_yscale("log")
+        ax.set_xticks(x)
+        ax.set_xticklabels(layers, rotation=70, ha="right", fontsize=6)
+        ax.set_title(f"{obs}_f ({stat})", fontsize=10)
+        if obs == "R":
+            ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
 
 
 def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] = None, *,
