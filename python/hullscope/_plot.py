@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any, Tuple
 
 
-def subplots(nrows: int = 1, ncols: int = 1, **fig_kw: Any) -> Tuple[Any, Any]:
+def subplots(nrows: int = 1, ncols: int = 1, *, sharex: Any = False, sharey: Any = False,
+             **fig_kw: Any) -> Tuple[Any, Any]:
     """(Figure, axes) like ``plt.subplots``; axes is always a 2-D array (``squeeze=False``)."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError('figures need matplotlib: pip install "hullscope[plot]"') from exc
     fig = Figure(**fig_kw)
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
+    return fig, fig.subplots(nrows, ncols, sharex=sharex, sharey=sharey, squeeze=False)

@@ -141,17 +141,19 @@ def plot_states(results: Dict[str, StabilityResult], path: Optional[str] = None,
             raise ValueError(f"results[{k!r}]: its layers differ from the first result's; cannot share an axis")
         if stat not in r.values:
             raise ValueError(f"stat: expected one of {sorted(r.values)}, got {stat!r}")
-    fig, axes = subplots(1, 3, figsize=(3 * max(4.0, 0.3 * len(layers) + 1.5), 4))
+    # one panel per observable, stacked so that the layer names are written once, under the last
+    fig, axes = subplots(3, 1, figsize=(max(6.0, 0.22 * len(layers) + 2.0), 8.5), sharex=True)
     x = np.arange(len(layers))
-    for ax, obs in zip(axes[0], ("D", "G", "R")):
+    for ax, obs in zip(axes[:, 0], ("D", "G", "R")):
         for k, r in results.items():
             ax.errorbar(x, r.mean(obs, stat), yerr=r.std(obs, stat), label=k, marker="o", ms=3, capsize=2)
         ax.set_yscale("log")
-        ax.set_xticks(x)
-        ax.set_xticklabels(layers, rotation=70, ha="right", fontsize=6)
-        ax.set_title(f"{obs}_f ({stat})", fontsize=10)
+        ax.set_ylabel(f"{obs}_f ({stat})")
         if obs == "R":
             ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    axes[-1, 0].set_xticks(x)
+    axes[-1, 0].set_xticklabels(layers, rotation=70, ha="right", fontsize=7)
+    axes[-1, 0].set_xlabel("layer (depth)")
     axes[0, 0].legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
