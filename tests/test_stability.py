@@ -289,7 +289,17 @@ def test_stability_cli_end_to_end(tmp_path, capsys):
     assert len(R) == len(rep["results"]["trained"]["layers"]) and R[0] == pytest.approx(1.0)
     assert (out / "stability_trained.png").stat().st_size > 5000
     assert (out / "stability_states.png").stat().st_size > 5000
-    assert "R_f" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "R_f" in printed and "test accuracy (trained, 450 held-out images)" in printed
+    # the reported accuracy is the trained net's on the held-out digits: retrain the same seeded net
+    import torch
+
+    from hullscope.models import accuracy, small_cnn, split_digits_images, train_classifier
+
+    Xtr, ytr, Xte, yte = split_digits_images()
+    torch.manual_seed(0)
+    net = train_classifier(small_cnn(), Xtr, ytr, epochs=1, seed=0)
+    assert rep["test_accuracy"] == pytest.approx(accuracy(net, Xte, yte), abs=1e-12)
     assert main(["stability", "--model", "nosuch:factory", "--data", "digits", "--out", str(out)]) == 2
 
 

@@ -24,7 +24,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--data", default=None,
                    help="'digits', 'mnist', 'scale2d', or a .npy file of images (N, H, W) or (N, C, H, W); "
                         "default: the built-in target's own test images")
-    p.add_argument("--n-images", type=int, default=300, help="images measured (>= 2)")
+    p.add_argument("--n-images", type=int, default=500, help="images measured (>= 2)")
     p.add_argument("--layers", default=None, help="comma-separated layer names (default: all leaves)")
     p.add_argument("--T", type=float, default=None, help="temperature (default: geometric mean of T range)")
     p.add_argument("--c", type=float, default=3.0, help="high-frequency cutoff (> 1)")
@@ -83,12 +83,14 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--train-samples: expected a positive number of images, got {args.train_samples}")
     deform_fn = None
     train = None
+    held_out = None  # (images, labels) for the test accuracy of a trained built-in target
     if args.model == "digits-cnn":
         from ..models import small_cnn, split_digits_images, train_classifier
 
         model = small_cnn()
         data = args.data or "digits"
-        Xtr, ytr, _, _ = split_digits_images()
+        Xtr, ytr, Xte, yte = split_digits_images()
+        held_out = (Xte, yte)
         epochs = 30 if args.train_epochs is None else args.train_epochs
         train = lambda m: train_classifier(m, Xtr, ytr, epochs=epochs, seed=0, device=args.device)  # noqa: E731
     elif args.model in ("mnist-cnn", "mnist-resnet"):
@@ -97,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
         model = small_cnn() if args.model == "mnist-cnn" else small_resnet()
         data = args.data or "mnist"
-        d = load_mnist(n_train=args.train_samples, n_test=1)
+        d = load_mnist(n_train=args.train_samples, n_test=2000)
         Xtr, ytr = d.X_train[:, None].astype(np.float32), d.y_train
+        held_out = (d.X_test[:, None].astype(np.float32), d.y_test)
         epochs = 5 if args.train_epochs is None else args.train_epochs
         train = lambda m: train_classifier(m, Xtr, ytr, epochs=epochs, seed=0, device=args.device,  # noqa: E731
                                            progress=True)
@@ -111,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         data = args.data or "scale2d"
         deform_fn = move_active_pixels if data == "scale2d" else None
         X, y = scale_detection(4096, seed=0)
+        held_out = scale_detection(1000, seed=1)
         epochs = 15 if args.train_epochs is None else args.train_epochs
         train = lambda m: train_classifier(m, X, y, epochs=epochs, lr=2e-3, seed=0, device=args.device)  # noqa: E731
     else:
@@ -131,12 +135,18 @@ def run(args: argparse.Namespace) -> int:
         if epochs > 0:
             train(model)
             results["trained"] = stability(model, images, **kw)
+    test_accuracy = None
+    if train is not None and held_out is not None:
+        from ..models import accuracy
+
+        model.eval()
+        test_accuracy = accuracy(model, held_out[0], held_out[1], device=args.device)
     if args.shuffle_channels:
         from .observables import shuffle_channels
 
         bn = args.batchnorm if train is None else ("running" if epochs > 0 else "batch")
         results["channels_shuffled"] = stability(shuffle_channels(model, seed=0), images, batchnorm=bn, **kw)
-    report = {"model": args.model, "data": data, "n_images": int(len(images)),
+    report = {"model": args.model, "data": data, "n_images": int(len(images)), "test_accuracy": test_accuracy,
               "results": {k: r.to_dict() for k, r in results.items()}}
     (out / "stability.json").write_text(json.dumps(report, indent=1))
     for k, r in results.items():
@@ -150,5 +160,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'layer':<14}" + "".join(f"{k + ' R_f':>16}" for k in results))
     for j, L in enumerate(next(iter(results.values())).layers):
         print(f"{L:<14}" + "".join(f"{r.mean('R')[j]:>16.4g}" for r in results.values()))
+    if test_accuracy is not None:
+        state = "trained" if epochs > 0 else "untrained"
+        print(f"\ntest accuracy ({state}, {len(held_out[1])} held-out images): {test_accuracy:.4f}")
     print(f"\nwrote {out / 'stability.json'} and {n_fig} figure(s)")
     return 0
