@@ -31,6 +31,19 @@ def test_all_pair_distances_keep_near_duplicates_exact():
     assert sub > 0 and np.isfinite(sub)
 
 
+def test_all_pair_distances_in_many_gram_blocks(monkeypatch):
+    from scipy.spatial.distance import pdist
+
+    import hullscope.sensitivity as sens
+
+    monkeypatch.setattr(sens, "_GRAM_BLOCK", 50)    # 50 // 23 = 2 rows per block: 11 blocks
+    F = np.random.default_rng(4).normal(size=(23, 6))
+    F[7] = F[19]                                    # an exact duplicate pair
+    got = sens._all_pair_sq_distances(F)
+    assert np.allclose(got, pdist(F, "sqeuclidean"), rtol=1e-12, atol=0)
+    assert np.isclose(sens.pairwise_sq_distance_stat(F, "median"), np.median(pdist(F, "sqeuclidean")))
+
+
 def test_coordinate_median_sums_per_feature_medians():
     rng = np.random.default_rng(1)
     F = rng.normal(size=(9, 5))

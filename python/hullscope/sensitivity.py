@@ -22,6 +22,8 @@ NumeratorStat = Literal["mean", "median", "coordinate_median"]
 
 __all__ = ["pairwise_sq_distance_stat", "perturbation_stat", "relative_sensitivity"]
 
+_GRAM_BLOCK = 1 << 24  # Gram-matrix entries computed at once for the all-pairs distances (128 MB of float64)
+
 
 def _flat(F: np.ndarray, name: str) -> np.ndarray:
     F = np.asarray(F, dtype=np.float64)
@@ -86,25 +88,34 @@ def _pair_sq_distances(F: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarra
 
 
 def _all_pair_sq_distances(F: np.ndarray) -> np.ndarray:
-    """||F[i] - F[j]||^2 for all i < j (row-major triu order), through one Gram matrix.
+    """||F[i] - F[j]||^2 for all i < j (row-major triu order), from the Gram matrix in row blocks.
 
-    ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b costs one (B, d) x (d, B) product instead of B^2/2
+    ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b costs a (B, d) x (d, B) product instead of B^2/2
     differences of length d. The expansion loses relative accuracy when ||a - b||^2 is tiny next to
     ||a||^2 + ||b||^2 (near-duplicate inputs), so those pairs are recomputed from exact differences.
     """
     B = F.shape[0]
     C = F - F.mean(axis=0, keepdims=True)   # distances are translation-invariant; centring shrinks norms
     sq_norm = np.einsum("ij,ij->i", C, C)
-    G = C @ C.T
-    i, j = np.triu_indices(B, k=1)
-    scale = sq_norm[i] + sq_norm[j]
-    sq = np.maximum(scale - 2.0 * G[i, j], 0.0)
-    # The rounding error of the expansion is at most about d * 1.1e-16 * scale. Below 1e-8 * scale it
-    # could exceed 1e-4 of the distance (d up to 1e4), so those pairs are recomputed exactly.
-    unsafe = sq <= 1e-8 * scale
-    if unsafe.any():
-        sq[unsafe] = _pair_sq_distances(F, i[unsafe], j[unsafe])
-    return sq
+    out = np.empty(B * (B - 1) // 2)
+    rows = max(1, _GRAM_BLOCK // B)          # Gram rows per block
+    pos = 0
+    for a in range(0, B - 1, rows):
+        b = min(B - 1, a + rows)
+        G = C[a:b] @ C.T                      # (b - a, B)
+        for r in range(a, b):
+            g = G[r - a, r + 1:]
+            scale = sq_norm[r] + sq_norm[r + 1:]
+            sq = np.maximum(scale - 2.0 * g, 0.0)
+            # The rounding error of the expansion is at most about d * 1.1e-16 * scale. Below
+            # 1e-8 * scale it could exceed 1e-4 of the distance (d up to 1e4): recompute exactly.
+            unsafe = np.flatnonzero(sq <= 1e-8 * scale)
+            if unsafe.size:
+                diff = F[r + 1 + unsafe] - F[r]
+                sq[unsafe] = np.einsum("ij,ij->i", diff, diff)
+            out[pos:pos + sq.size] = sq
+            pos += sq.size
+    return out
 
 
 def perturbation_stat(F: np.ndarray, F_pert: np.ndarray, stat: NumeratorStat = "mean") -> float:
