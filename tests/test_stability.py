@@ -146,6 +146,8 @@ def test_bad_input():
         sample_fields(2, 28, 0.0, 3.0)
     with pytest.raises(ValueError, match="at least 2"):
         stability(net, blobs(1, 8, 0))
+    with pytest.raises(ValueError, match="all 3 images are identical"):
+        stability(net, np.repeat(blobs(1, 8, 0), 3, axis=0))
     with pytest.raises(ValueError, match="shape"):
         stability(net, np.zeros((4, 1, 1, 8, 8)))
     with pytest.raises(ValueError, match="square"):

@@ -207,6 +207,9 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     B, n = x.shape[0], x.shape[-1]
     if B < 2:
         raise ValueError(f"images: need at least 2 images for the pairwise denominator, got {B}")
+    if bool((x == x[:1]).all()):
+        raise ValueError(f"images: all {B} images are identical; the pairwise denominator needs at least "
+                         "2 distinct images")
     c = _check_c(c)
     if T is None:
         lo, hi = (temperature_range_1d if dim == 1 else temperature_range)(n, c)
