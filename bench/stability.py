@@ -121,10 +121,11 @@ def main(argv=None) -> int:
         ep = 2 if args.quick else 5
         torch.manual_seed(0)
         net, r1 = before_after("mnist28_small_resnet", small_resnet(), Mtr, m.y_train, Mte, m.y_test, ep)
-        rs = stability(shuffle_channels(net, seed=0), Mte[:500], c=3.0, seeds=(0, 1, 2))
+        shuffled = shuffle_channels(net, seed=0)
+        rs = stability(shuffled, Mte[:500], c=3.0, seeds=(0, 1, 2))
         emit(case="mnist28_small_resnet_channels_shuffled", R_output=float(rs.mean("R")[-1]),
              D_output=float(rs.mean("D")[-1]), G_output=float(rs.mean("G")[-1]),
-             test_accuracy=accuracy(shuffle_channels(net, seed=0), Mte, m.y_test))
+             test_accuracy=accuracy(shuffled, Mte, m.y_test))
         torch.manual_seed(0)
         before_after("mnist28_small_cnn", small_cnn(), Mtr, m.y_train, Mte, m.y_test, ep)
         n_small = len(Xtr)  # as many training images as the 8x8 digits have

@@ -13,14 +13,15 @@ hierarchy (synonyms, positions) modules both use these functions so that their n
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Dict, Literal, Optional, Sequence
 
 import numpy as np
 
 Stat = Literal["mean", "median"]
 NumeratorStat = Literal["mean", "median", "coordinate_median"]
 
-__all__ = ["pairwise_sq_distance_stat", "perturbation_stat", "relative_sensitivity"]
+__all__ = ["pairwise_sq_distance_stat", "perturbation_stat", "perturbation_stats", "ratio",
+           "relative_sensitivity"]
 
 _GRAM_BLOCK = 1 << 24  # Gram-matrix entries computed at once for the all-pairs distances (128 MB of float64)
 
@@ -111,8 +112,7 @@ def _all_pair_sq_distances(F: np.ndarray) -> np.ndarray:
             # 1e-8 * scale it could exceed 1e-4 of the distance (d up to 1e4): recompute exactly.
             unsafe = np.flatnonzero(sq <= 1e-8 * scale)
             if unsafe.size:
-                diff = F[r + 1 + unsafe] - F[r]
-                sq[unsafe] = np.einsum("ij,ij->i", diff, diff)
+                sq[unsafe] = _pair_sq_distances(F, np.full(unsafe.size, r), r + 1 + unsafe)
             out[pos:pos + sq.size] = sq
             pos += sq.size
     return out
@@ -126,14 +126,31 @@ def perturbation_stat(F: np.ndarray, F_pert: np.ndarray, stat: NumeratorStat = "
     orders agree; for the median they do not (a perturbation that changes different features in
     different samples has a small per-coordinate median).
     """
+    return perturbation_stats(F, F_pert, (stat,))[stat]
+
+
+def perturbation_stats(F: np.ndarray, F_pert: np.ndarray, stats: Sequence[str]) -> Dict[str, float]:
+    """:func:`perturbation_stat` for several statistics at once, from one pass over ``F_pert - F``."""
+    for st in stats:
+        if st not in ("mean", "median", "coordinate_median"):
+            raise ValueError(f"stat: expected 'mean', 'median' or 'coordinate_median', got {st!r}")
     F = _flat(F, "F")
     P = _flat(F_pert, "F_pert")
     if F.shape != P.shape:
         raise ValueError(f"F_pert: expected the shape of F {F.shape}, got {P.shape}")
-    diff = P - F
-    if stat == "coordinate_median":
-        return float(np.median(diff * diff, axis=0).sum())
-    return _reduce(np.einsum("ij,ij->i", diff, diff), stat)
+    sq = P - F
+    sq *= sq
+    per_image = sq.sum(axis=1) if any(st != "coordinate_median" for st in stats) else None
+    return {st: float(np.median(sq, axis=0).sum()) if st == "coordinate_median" else _reduce(per_image, st)
+            for st in stats}
+
+
+def ratio(num: float, den: float) -> float:
+    """num / den, with the convention for a representation whose distinct inputs all coincide
+    (den = 0): 0 when the perturbation changes nothing either (perfectly stable), else ``nan``."""
+    if den == 0.0:
+        return 0.0 if num == 0.0 else float("nan")
+    return num / den
 
 
 def relative_sensitivity(F: np.ndarray, F_pert: np.ndarray, stat: Stat = "mean", *,
@@ -145,6 +162,4 @@ def relative_sensitivity(F: np.ndarray, F_pert: np.ndarray, stat: Stat = "mean",
     """
     num = perturbation_stat(F, F_pert, stat)
     den = pairwise_sq_distance_stat(F, stat) if denominator is None else float(denominator)
-    if den == 0.0:
-        return 0.0 if num == 0.0 else float("nan")
-    return num / den
+    return ratio(num, den)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .._progress import progress_bar
 from .._torch import collect_activations, resolve_layers
-from ..sensitivity import pairwise_sq_distance_stat, perturbation_stat
+from ..sensitivity import pairwise_sq_distance_stat, perturbation_stats, ratio
 from .diffeo import (_as_images, _as_signals, _check_c, _check_T, apply_fields, apply_fields_1d, noise_like,
                      sample_fields, sample_fields_1d, temperature_range, temperature_range_1d)
 
@@ -243,13 +243,13 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
             nx = noise_like(x, tx, seed=[seed, 1], dim=dim)
             ft = collect_activations(model, tx, names, device=device, batch_size=batch_size)
             fn = collect_activations(model, nx, names, device=device, batch_size=batch_size)
-            for s in STATS:
-                for j, L in enumerate(names):
-                    d0 = den[s][L]
-                    num_d = perturbation_stat(clean[L], ft[L], _STAT_FORMS[s][0])
-                    num_g = perturbation_stat(clean[L], fn[L], _STAT_FORMS[s][0])
-                    D = (0.0 if num_d == 0 else np.nan) if d0 == 0 else num_d / d0
-                    G = (0.0 if num_g == 0 else np.nan) if d0 == 0 else num_g / d0
+            num_stats = [_STAT_FORMS[s][0] for s in STATS]
+            for j, L in enumerate(names):
+                num_d = perturbation_stats(clean[L], ft[L], num_stats)
+                num_g = perturbation_stats(clean[L], fn[L], num_stats)
+                for s in STATS:
+                    D = ratio(num_d[_STAT_FORMS[s][0]], den[s][L])
+                    G = ratio(num_g[_STAT_FORMS[s][0]], den[s][L])
                     vals[s]["D"][k, j] = D
                     vals[s]["G"][k, j] = G
                     vals[s]["R"][k, j] = D / G if G > 0 else np.nan
