@@ -9,6 +9,8 @@
 
 #include "hullscope/pricing.hpp"
 
+#include <Eigen/QR>
+
 #ifdef HULLSCOPE_HAVE_OPENMP
 #include <omp.h>
 #endif
@@ -28,6 +30,10 @@ constexpr double kMinProgress = 1e-13;
 PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) {
     if (n <= 0 || d <= 0) throw std::invalid_argument("X: expected a non-empty (n, d) matrix");
     const int nt = resolve_threads(threads);
+    // Every statistic is taken of the rows centred on the first row, x'_i = fl(x_i - x_0): the
+    // differences are exact (Sterbenz) wherever the data sit far from the origin relative to their
+    // spread, so no product below ever cancels against a large offset.
+    origin_.assign(X, X + d);
     norm2_.resize(static_cast<size_t>(n));
     xc_.resize(static_cast<size_t>(n));
     lo_.assign(static_cast<size_t>(d), kInf);
@@ -37,9 +43,10 @@ PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n
     for (Index i = 0; i < n; ++i) {
         const double* x = X + i * d;
         for (Index k = 0; k < d; ++k) {
-            centroid_[k] += x[k];
-            lo_[k] = std::min(lo_[k], x[k]);
-            hi_[k] = std::max(hi_[k], x[k]);
+            const double v = x[k] - origin_[k];
+            centroid_[k] += v;
+            lo_[k] = std::min(lo_[k], v);
+            hi_[k] = std::max(hi_[k], v);
         }
     }
     for (Index k = 0; k < d; ++k) centroid_[k] /= static_cast<double>(n);
@@ -49,8 +56,8 @@ PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n
 #endif
     for (Index i = 0; i < n; ++i) {
         const double* x = X + i * d;
-        norm2_[i] = dot_fixed(x, x, d);
-        xc_[i] = dot_fixed(x, centroid_.data(), d);
+        norm2_[i] = dot_shifted(x, x, origin_.data(), d);
+        xc_[i] = centred_dot(x, origin_.data(), centroid_.data(), d);
         mx = std::max(mx, norm2_[i]);
     }
     (void)nt;
@@ -68,7 +75,8 @@ struct Query {
     Index d = 0;
     const double* X = nullptr;
     std::vector<double> q;  // own aligned copy: arithmetic never depends on the caller's layout
-    double qq = 0.0, qnorm = 0.0;
+    std::vector<double> qc;  // q - origin: what every product with a centred data row uses
+    double qq = 0.0, qnorm = 0.0;  // |qc|^2 and |qc|
 
     std::vector<Index> S;      // corral rows
     std::vector<double> lam;   // their weights
@@ -345,32 +353,51 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
     const int block = opt.block > 0 ? opt.block : (d <= 1024 ? 32 : 16);
     const int P = opt.pool;
 
-    // Statistics of the rows considered (the whole set, or the subset).
+    // Statistics of the rows considered (the whole set, or the subset), centred on `org`: the first
+    // row of the hull. Every product with a data row below is taken of x_i - org (see PointSet).
+    const double* org = ps.origin().data();
     const std::vector<double>* lo = &ps.lo();
     const std::vector<double>* hi = &ps.hi();
     const std::vector<double>* cen = &ps.centroid();
     const std::vector<double>* xc = &ps.xc();
-    std::vector<double> slo, shi, scen, sxc;
+    const std::vector<double>* nrm = &ps.norm2();
+    std::vector<double> slo, shi, scen, sxc, snorm, sorg;
+    double Rmax = ps.max_norm();
     if (subset) {
+        sorg.assign(ps.X() + subset[0] * d, ps.X() + (subset[0] + 1) * d);
+        org = sorg.data();
         slo.assign(static_cast<size_t>(d), kInf);
         shi.assign(static_cast<size_t>(d), -kInf);
         scen.assign(static_cast<size_t>(d), 0.0);
         for (Index t = 0; t < nsub; ++t) {
             const double* x = ps.X() + subset[t] * d;
             for (Index kk = 0; kk < d; ++kk) {
-                scen[kk] += x[kk];
-                slo[kk] = std::min(slo[kk], x[kk]);
-                shi[kk] = std::max(shi[kk], x[kk]);
+                const double v = x[kk] - org[kk];
+                scen[kk] += v;
+                slo[kk] = std::min(slo[kk], v);
+                shi[kk] = std::max(shi[kk], v);
             }
         }
         for (Index kk = 0; kk < d; ++kk) scen[kk] /= static_cast<double>(nsub);
         sxc.assign(static_cast<size_t>(n), 0.0);
-        for (Index t = 0; t < nsub; ++t) sxc[subset[t]] = dot_fixed(ps.X() + subset[t] * d, scen.data(), d);
+        snorm.assign(static_cast<size_t>(n), 0.0);
+        double mx = 0.0;
+        for (Index t = 0; t < nsub; ++t) {
+            const double* x = ps.X() + subset[t] * d;
+            sxc[subset[t]] = centred_dot(x, org, scen.data(), d);
+            snorm[subset[t]] = dot_shifted(x, x, org, d);
+            mx = std::max(mx, snorm[subset[t]]);
+        }
+        Rmax = std::sqrt(mx);
         lo = &slo;
         hi = &shi;
         cen = &scen;
         xc = &sxc;
+        nrm = &snorm;
     }
+    double cen_norm = 0.0;
+    for (Index kk = 0; kk < d; ++kk) cen_norm += (*cen)[kk] * (*cen)[kk];
+    cen_norm = std::sqrt(cen_norm);
 
     PassInput pin;
     pin.X = ps.X();
@@ -378,8 +405,9 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
     pin.d = d;
     pin.rows = subset;
     pin.nrows = subset ? nsub : n;
-    pin.norm2 = ps.norm2().data();
+    pin.norm2 = nrm->data();
     pin.xc = xc->data();
+    pin.center = org;
 
     SolveResult res;
     res.B = B;
@@ -401,7 +429,6 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
     std::vector<std::vector<Index>> sup_i(static_cast<size_t>(B));
     std::vector<std::vector<double>> sup_v(static_cast<size_t>(B));
 
-    const double Rmax = ps.max_norm();
     std::vector<std::unique_ptr<Query>> active;
     Index next = 0;
     std::vector<double> Zt;
@@ -465,24 +492,28 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             qy.pad = 4.0 * static_cast<double>(dd + 2) * kEps * mag;
             qy.inside_thr = std::min(qy.tol, std::max(1e-3 * qy.tol, 4.0 * kEps * std::sqrt((double)dd) * mag));
             qy.z.assign(static_cast<size_t>(dd), 0.0);
-            // cheap certificates: the centroid direction and the bounding box
+            // cheap certificates: the centroid direction and the bounding box (centred coordinates)
             {
                 std::vector<double> a(static_cast<size_t>(dd));
                 double na2 = 0.0, cq = 0.0;
                 for (Index kk = 0; kk < dd; ++kk) {
-                    a[kk] = qy.q[kk] - (*cen)[kk];
+                    a[kk] = qy.qc[kk] - (*cen)[kk];
                     na2 += a[kk] * a[kk];
-                    cq += (*cen)[kk] * qy.q[kk];
+                    cq += (*cen)[kk] * qy.qc[kk];
                 }
                 const double na = std::sqrt(na2);
                 if (na > 0 && std::isfinite(po.cmax)) {
-                    const double offset = po.cmax / na + qy.pad;
+                    // cmax = max_i x'_i.q' - x'_i.c' carries rounding of the size of each product,
+                    // |x'| (|q'| + |c'|), which the division by |q' - c'| magnifies: pad for it.
+                    const double padc = qy.pad + 4.0 * static_cast<double>(dd + 2) * kEps * Rmax *
+                                                     (qy.qnorm + cen_norm) / na;
+                    const double offset = po.cmax / na + padc;
                     const double margin = (qy.qq - cq) / na - offset;
                     for (double& v : a) v /= na;
                     qy.record_hyperplane(a.data(), offset, margin);
                 }
                 for (Index kk = 0; kk < dd; ++kk) {
-                    const double up = qy.q[kk] - (*hi)[kk], dn = (*lo)[kk] - qy.q[kk];
+                    const double up = qy.qc[kk] - (*hi)[kk], dn = (*lo)[kk] - qy.qc[kk];
                     if (up > qy.best_margin || dn > qy.best_margin) {
                         std::fill(a.begin(), a.end(), 0.0);
                         if (up >= dn) {
@@ -510,7 +541,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             }
         } else {
             const double nz = std::sqrt(qy.zz);
-            const double zq = dot_fixed(qy.z.data(), qy.q.data(), dd);
+            const double zq = dot_fixed(qy.z.data(), qy.qc.data(), dd);
             const double min_t = po.best.front().v;
             const double m_full = min_t - zq;
             if (nz > 0) {
@@ -566,7 +597,9 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             qy->d = d;
             qy->X = ps.X();
             qy->q.assign(Q + next * d, Q + (next + 1) * d);
-            qy->qq = dot_fixed(qy->q.data(), qy->q.data(), d);
+            qy->qc.resize(static_cast<size_t>(d));
+            for (Index kk = 0; kk < d; ++kk) qy->qc[kk] = qy->q[kk] - org[kk];
+            qy->qq = dot_fixed(qy->qc.data(), qy->qc.data(), d);
             qy->qnorm = std::sqrt(qy->qq);
             active.push_back(std::move(qy));
             ++next;
@@ -577,12 +610,53 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         cols.assign(static_cast<size_t>(Bact), PassColumn{});
         for (int b = 0; b < Bact; ++b) {
             Query& qy = *active[b];
-            const double* col = qy.fresh ? qy.q.data() : qy.z.data();
+            const double* col = qy.fresh ? qy.qc.data() : qy.z.data();
             for (Index kk = 0; kk < d; ++kk) Zt[kk * Bp + b] = col[kk];
             cols[b].mode = qy.fresh ? PassMode::kNearest : PassMode::kPrice;
             cols[b].exclude = qy.exclude;
         }
         pricing_pass(pin, Zt.data(), Bp, cols, P, threads, pout);
+
+        // A query that stops short of convergence (the rounding floor, a stall or a limit) gets one
+        // polishing pass: the outward direction q - p made exactly orthogonal to the corral's affine
+        // hull, and its exact maximum over the hull rows. Near a face, the Wolfe iterate's own
+        // direction carries rounding of the size of the data's extent and cannot separate q by a
+        // few tol; the polished one can, and it brackets the distance to the rounding floor.
+        auto polish = [&](Query& qy) {
+            if (qy.k < 1 || !(qy.scale > 0)) return;
+            if (opt.early_exit && qy.best_margin > qy.tol) return;
+            if (std::sqrt(qy.zz) <= qy.tol) return;  // inside: the weights are the certificate
+            Eigen::VectorXd v(d);
+            for (Index kk = 0; kk < d; ++kk) v[kk] = -qy.z[kk];
+            if (qy.k >= 2) {
+                Eigen::MatrixXd D(d, qy.k - 1);
+                const double* x0 = qy.row(qy.S[0]);
+                for (int s = 1; s < qy.k; ++s) {
+                    const double* xs = qy.row(qy.S[s]);
+                    for (Index kk = 0; kk < d; ++kk) D(kk, s - 1) = xs[kk] - x0[kk];
+                }
+                Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(D);
+                for (int rep = 0; rep < 2; ++rep) {
+                    const Eigen::VectorXd c = qr.solve(v);
+                    v -= D * c;
+                }
+            }
+            const double nv = v.norm();
+            if (!(nv > 0) || !std::isfinite(nv)) return;
+            v /= nv;
+            double mx = -kInf;
+            const Index nr = subset ? nsub : n;
+            for (Index t = 0; t < nr; ++t) {
+                const Index r = subset ? subset[t] : t;
+                if (r == qy.exclude) continue;
+                mx = std::max(mx, centred_dot(ps.X() + r * d, org, v.data(), d));
+            }
+            const double offset = mx + qy.pad;
+            const double margin = dot_fixed(v.data(), qy.qc.data(), d) - offset;
+            qy.record_hyperplane(v.data(), offset, margin);
+            ++qy.passes;
+            if (std::sqrt(qy.zz) - qy.best_margin <= 4.0 * (qy.noise + qy.pad)) qy.converged = true;
+        };
 
         std::vector<std::string> errors(static_cast<size_t>(Bact));
 #ifdef HULLSCOPE_HAVE_OPENMP
@@ -591,6 +665,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         for (int b = 0; b < Bact; ++b) {
             try {
                 process(*active[b], pout[b]);
+                if (active[b]->done && !active[b]->converged) polish(*active[b]);
             } catch (const std::exception& e) {
                 errors[b] = e.what();
                 active[b]->done = true;

@@ -39,12 +39,13 @@ typedef double v4d __attribute__((vector_size(32)));
         v4d z0, z1;                                                                              \
         __builtin_memcpy(&z0, zk, sizeof(v4d));                                                  \
         __builtin_memcpy(&z1, zk + 4, sizeof(v4d));                                              \
-        const double b0 = x0[k], b1 = x1[k];                                \
+        const double ck = cen[k];                                                                \
+        const double b0 = x0[k] - ck, b1 = x1[k] - ck;                                           \
         a00 += b0 * z0;                                                                          \
         a01 += b0 * z1;                                                                          \
         a10 += b1 * z0;                                                                          \
         a11 += b1 * z1;                                                                          \
-        const double b2 = x2[k], b3 = x3[k];                                \
+        const double b2 = x2[k] - ck, b3 = x3[k] - ck;                                           \
         a20 += b2 * z0;                                                                          \
         a21 += b2 * z1;                                                                          \
         a30 += b3 * z0;                                                                          \
@@ -60,15 +61,16 @@ typedef double v4d __attribute__((vector_size(32)));
     __builtin_memcpy(t0 + 3 * Bp, &a30, sizeof(v4d));                                            \
     __builtin_memcpy(t0 + 3 * Bp + 4, &a31, sizeof(v4d));
 
-using TileFn = void (*)(const double* const* xr, const double* Zt, Index d, int Bp, int c0, double* T);
+using TileFn = void (*)(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
+                        double* T);
 
-void tile_generic(const double* const* xr, const double* Zt, Index d, int Bp, int c0, double* T) {
+void tile_generic(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0, double* T) {
     HULLSCOPE_TILE_BODY
 }
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define HULLSCOPE_X86_DISPATCH 1
-__attribute__((target("avx2,fma"))) void tile_avx2(const double* const* xr, const double* Zt, Index d, int Bp,
+__attribute__((target("avx2,fma"))) void tile_avx2(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp,
                                                    int c0, double* T) {
     HULLSCOPE_TILE_BODY
 }
@@ -111,6 +113,7 @@ void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vect
     const int B = static_cast<int>(cols.size());
     const Index nblocks = (nrows + kRowBlock - 1) / kRowBlock;
     const std::vector<double> zero_row(static_cast<size_t>(d), 0.0);
+    const double* cen = in.center ? in.center : zero_row.data();
 
     int nt = 1;
 #ifdef HULLSCOPE_HAVE_OPENMP
@@ -144,11 +147,11 @@ void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vect
                     ids[r] = id;
                     ptr[r] = in.X + id * d;
                 } else {
-                    ptr[r] = zero_row.data();
+                    ptr[r] = cen;  // padding rows: centred to zero
                 }
             }
             for (int r = 0; r < nr_pad; r += kRowTile)
-                for (int c0 = 0; c0 < Bp; c0 += kColTile) g_tile(&ptr[r], Zt, d, Bp, c0, T.data() + r * Bp);
+                for (int c0 = 0; c0 < Bp; c0 += kColTile) g_tile(&ptr[r], cen, Zt, d, Bp, c0, T.data() + r * Bp);
             for (int b = 0; b < B; ++b) {
                 PassOutput& o = mine[b];
                 const PassColumn& col = cols[b];

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Hull", "DistanceResult", "MembershipResult", "Verification", "STATUS_NAMES"]
 
+_EPS = float(np.finfo(np.float64).eps)
+
 #: Status codes returned by the core, by index.
 STATUS_NAMES = np.array(["inside", "outside", "boundary", "unconverged"])
 
@@ -169,31 +171,55 @@ class DistanceResult:
                 f"{s['boundary']} boundary, {s['unconverged']} unconverged)")
 
     # ---- certificates -------------------------------------------------------------------------
+    @property
+    def origin(self) -> np.ndarray:
+        """The point every certificate is centred on: the first row of the hull (``X[subset[0]]``, or
+        ``X[0]``). Hyperplanes read ``normal @ (x - origin) <= offset``: differences of nearby
+        floating-point numbers are exact, so the certificates stay exact for data far from zero."""
+        row = 0 if self.subset is None else int(self.subset[0])
+        return self.X[row]
+
     def verify(self, max_failures: int = 50) -> Verification:
         """Re-check every certificate in plain numpy, independently of the compiled core.
 
-        Checks, per query: the weights are >= 0, sum to 1 and reproduce ``nearest``; ``distance``
-        equals ``||nearest - q||``; an inside verdict has residual <= tol; an outside or boundary
-        verdict has a unit normal with ``X_hull @ a <= offset`` for every hull row and
-        ``a @ q - offset == margin`` (> tol for outside, > 0 for boundary); the support uses only
-        rows that belong to the hull (subset, minus the excluded row).
+        All arithmetic is centred on :attr:`origin` (as in the core). Checks, per query: the weights
+        are >= 0, sum to 1 and reproduce ``nearest``; ``distance`` equals ``||nearest - q||``; an
+        inside verdict has residual <= tol; an outside or boundary verdict has a unit normal with
+        ``(x - origin) @ a <= offset`` for every hull row and ``(q - origin) @ a - offset == margin``
+        (> tol for outside, > 0 for boundary); the support uses only rows that belong to the hull
+        (subset, minus the excluded row). The hull rows are read in blocks, never copied whole.
         """
         X, Q = self.X, self.Q
+        if not isinstance(max_failures, (int, np.integer)) or isinstance(max_failures, bool) or max_failures < 1:
+            raise ValueError(f"max_failures: expected a positive int, got {max_failures!r}")
+        o = self.origin.astype(np.float64)
         fails: List[str] = []
         allowed = None
         if self.subset is not None:
             allowed = np.zeros(X.shape[0], dtype=bool)
             allowed[self.subset] = True
-        rows = self.subset if self.subset is not None else slice(None)
-        Xh = X[rows]
+        hull_rows = self.subset if self.subset is not None else np.arange(X.shape[0])
+        # the worst hull row against every hyperplane, in row blocks (one product for all queries)
+        planes = np.flatnonzero(np.isin(self.status, ("outside", "boundary")))
+        worst = np.full(len(self), -np.inf)
+        if planes.size:
+            A = self.normal[planes].T
+            ex = None if self.exclude is None else self.exclude[planes]
+            step = max(1, (1 << 22) // max(1, X.shape[1]))
+            for a0 in range(0, hull_rows.size, step):
+                rows = hull_rows[a0:a0 + step]
+                H = (X[rows].astype(np.float64) - o) @ A
+                if ex is not None:
+                    H[rows[:, None] == ex[None, :]] = -np.inf  # the excluded row is not in that hull
+                worst[planes] = np.maximum(worst[planes], H.max(axis=0))
         for i in range(len(self)):
             if len(fails) >= max_failures:
                 fails.append("... (more failures not listed)")
                 break
-            q = Q[i]
+            qc = Q[i].astype(np.float64) - o
             st = str(self.status[i])
             idx, w = self.support(i)
-            sc = float(self.scale[i]) + float(np.linalg.norm(q)) + 1e-300
+            sc = float(self.scale[i]) + float(np.linalg.norm(qc)) + 1e-300
             if idx.size == 0:
                 fails.append(f"query {i}: no convex weights")
                 continue
@@ -208,10 +234,12 @@ class DistanceResult:
                 fails.append(f"query {i}: negative or non-finite weights")
             if abs(float(w.sum()) - 1.0) > 1e-12 * max(1, idx.size):
                 fails.append(f"query {i}: weights sum to {w.sum()!r}, not 1")
-            p = X[idx].T @ w
-            if np.linalg.norm(p - self.nearest[i]) > 1e-12 * sc * max(1.0, np.sqrt(idx.size)):
+            pc = (X[idx].astype(np.float64) - o).T @ w
+            # nearest is reported in the caller's coordinates: it carries the rounding of |nearest|
+            near_tol = 1e-12 * sc * max(1.0, np.sqrt(idx.size)) + 8 * _EPS * float(np.linalg.norm(self.nearest[i]))
+            if np.linalg.norm(pc - (self.nearest[i] - o)) > near_tol:
                 fails.append(f"query {i}: weights do not reproduce the nearest point")
-            resid = float(np.linalg.norm(p - q))
+            resid = float(np.linalg.norm(pc - qc))
             if abs(resid - float(self.distance[i])) > 1e-10 * sc:
                 fails.append(f"query {i}: distance {self.distance[i]!r} != |nearest - q| = {resid!r}")
             if st == "inside":
@@ -222,15 +250,9 @@ class DistanceResult:
                 if abs(float(np.linalg.norm(a)) - 1.0) > 1e-9:
                     fails.append(f"query {i}: hyperplane normal is not unit length")
                     continue
-                hx = Xh @ a
-                if self.exclude is not None and self.exclude[i] >= 0:
-                    ex = int(self.exclude[i])
-                    pos = ex if self.subset is None else int(np.searchsorted(self.subset, ex))
-                    hx[pos] = -np.inf  # the excluded row is not part of this query's hull
-                worst = float(hx.max())
-                if worst > self.offset[i]:
-                    fails.append(f"query {i}: a hull row violates the hyperplane by {worst - self.offset[i]:.3e}")
-                m = float(a @ q - self.offset[i])
+                if worst[i] > self.offset[i]:
+                    fails.append(f"query {i}: a hull row violates the hyperplane by {worst[i] - self.offset[i]:.3e}")
+                m = float(a @ qc - self.offset[i])
                 if abs(m - float(self.margin[i])) > 1e-9 * sc:
                     fails.append(f"query {i}: margin {self.margin[i]!r} but a.q - offset = {m!r}")
                 if st == "outside" and not m > self.tol[i]:

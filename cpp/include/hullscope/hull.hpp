@@ -25,6 +25,8 @@ class PointSet {
     const double* X() const { return X_; }
     Index n() const { return n_; }
     Index d() const { return d_; }
+    // Statistics of the rows centred on origin() = x_0 (see PointSet::PointSet).
+    const std::vector<double>& origin() const { return origin_; }
     const std::vector<double>& norm2() const { return norm2_; }
     double max_norm() const { return max_norm_; }
     const std::vector<double>& lo() const { return lo_; }
@@ -37,7 +39,7 @@ class PointSet {
     Index n_, d_;
     std::vector<double> norm2_;
     double max_norm_ = 0.0;
-    std::vector<double> lo_, hi_, centroid_, xc_;
+    std::vector<double> origin_, lo_, hi_, centroid_, xc_;
 };
 
 enum Status : std::int8_t { kInside = 0, kOutside = 1, kBoundary = 2, kUnconverged = 3 };

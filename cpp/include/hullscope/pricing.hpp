@@ -1,6 +1,6 @@
 // hullscope core: the pricing pass, the only place that streams over the whole point set.
 //
-// One pass computes T = X_rows * Z for a block of query directions Z (d x Bp, k-major, Bp a
+// One pass computes T = (X_rows - 1 center^T) * Z for a block of query directions Z (d x Bp, k-major, Bp a
 // multiple of 8), tile by tile, and reduces each column on the fly: the P smallest values with
 // their row indices, and optional maxima. No n x B matrix is ever stored.
 #pragma once
@@ -45,6 +45,7 @@ struct PassInput {
     Index nrows = 0;
     const double* norm2 = nullptr;  // |x_i|^2 for all n rows
     const double* xc = nullptr;     // optional x_i . c for all rows (may be null)
+    const double* center = nullptr;  // d-vector subtracted from every row before any product
 };
 
 // Run one pass. Zt is d x Bp (k-major: Zt[k*Bp + b]); only the first `cols.size()` columns are
