@@ -19,6 +19,7 @@ _SUBCOMMANDS = [
     "hullscope.stability.cli",
     "hullscope.hierarchy.cli",
     "hullscope.regions.cli",
+    "hullscope.boundaries.cli",
 ]
 
 

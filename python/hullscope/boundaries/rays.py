@@ -306,9 +306,11 @@ def rays(model: Any, X_train: Any, X_test: Any, y_test: Any = None, *, layer: Op
     tol = check_tol(tol)
     grid = check_grid(grid)
     head = make_head(model, X_test, layer=layer, exact=exact, device=device, batch_size=batch_size)
-    Ftr = space_points(model, X_train, layer, "X_train", device=device, d=head.d)
     Fte = space_points(model, X_test, layer, "X_test", device=device, d=head.d)
     y = _labels(y_test, len(Fte), "y_test")
+    Ftr = None
+    if hull_result is None or typical_nn is None:
+        Ftr = space_points(model, X_train, layer, "X_train", device=device, d=head.d)
     if hull_result is None:
         hull_result = Hull(Ftr, threads=threads).distance(Fte, threads=threads, progress=progress)
     elif len(hull_result) != len(Fte) or hull_result.nearest.shape[1] != head.d:

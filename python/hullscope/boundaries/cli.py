@@ -1,0 +1,412 @@
+"""``hullscope boundaries``: where the decision boundaries lie between the training hull and each test sample.
+
+Default: scikit-learn's digits (8x8, embedded) with the small CNN trained here as in the demo. For each
+space (pixels, the CNN's last hidden layer, and any --layers), every test sample's ray from its nearest
+training-hull point through the sample (exact in the last hidden layer, grid + bisection elsewhere);
+certified radii in the last hidden layer at the scale of the extrapolation; the smallest pixel change
+that flips each test image (hullscope's own L2 attack: an upper bound) beside the exact feature radius;
+morphs between pairs of test images in pixel and feature space. Writes report.json (strict JSON, with a
+provenance block; rewritten after every step, so finished steps survive an interruption), PNG figures
+and a self-contained index.html into --out.
+
+Your model: --model MODULE:FACTORY --weights W.pt --data DATA (.npz with X_train, y_train, X_test,
+y_test, or an IDX folder). --data with the built-in model trains the small CNN on that data.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import html
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["register", "run", "run_boundaries", "strict_json"]
+
+
+def register(sub: "argparse._SubParsersAction") -> None:
+    p = sub.add_parser("boundaries", help="decision boundaries between the training hull and test samples",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="digits-cnn",
+                   help="'digits-cnn' (the small CNN, trained here) or MODULE:FACTORY returning a torch nn.Module")
+    p.add_argument("--weights", default=None, help="state_dict file for a MODULE:FACTORY model")
+    p.add_argument("--data", default=None, help=".npz (X_train, y_train, X_test, y_test) or an IDX folder; "
+                                                "default: the embedded digits")
+    p.add_argument("--layers", default=None,
+                   help="comma-separated extra layers for rays (grid + bisection); the last hidden layer is "
+                        "always analysed, exactly")
+    p.add_argument("--n-test", type=int, default=None, help="use the first N test samples (default: all)")
+    p.add_argument("--n-train", type=int, default=None, help="use the first N training samples (default: all)")
+    p.add_argument("--pairs", type=int, default=40, help="morph pairs: half of the same class, half not (default 40)")
+    p.add_argument("--t-max", type=float, default=3.0, help="rays run over t in [0, t_max] (default 3)")
+    p.add_argument("--grid", type=int, default=64, help="scan intervals per unit of t (default 64)")
+    p.add_argument("--tol", type=float, default=1e-6, help="bisection tolerance in t (default 1e-6)")
+    p.add_argument("--pixel-range", default=None,
+                   help="valid pixel values 'lo,hi' for the attack (default: 0,1 when the data lies there, "
+                        "else the data's range)")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs of the built-in CNN (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the training and the pairs")
+    p.add_argument("--threads", type=int, default=None, help="threads for the core and torch (default: all cores)")
+    p.add_argument("--device", default="cpu", help="torch device")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--out", default="hullscope-boundaries", help="output folder (default ./hullscope-boundaries)")
+    p.set_defaults(func=run)
+
+
+# ---------------------------------------------------------------------------------------------- JSON
+def strict_json(x: Any) -> Any:
+    """Plain-Python copy of x for strict JSON: numpy scalars and arrays converted, NaN/inf -> None."""
+    if isinstance(x, dict):
+        return {str(k): strict_json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [strict_json(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return strict_json(x.tolist())
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    return x
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(strict_json(obj), indent=1, allow_nan=False))
+    tmp.replace(path)
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def _positive(v: Optional[int], flag: str) -> None:
+    if v is not None and (isinstance(v, bool) or v < 1):
+        raise ValueError(f"{flag}: expected a positive integer, got {v}")
+
+
+def check_threads(v: Optional[int], flag: str = "--threads") -> None:
+    """A thread count must be a positive integer (omit it for all cores)."""
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+        raise ValueError(f"{flag}: expected a positive integer (omit it to use all cores), got {v}")
+
+
+def _pixel_range(spec: Optional[str], Xtr: np.ndarray, Xte: np.ndarray) -> Tuple[float, float]:
+    if spec is None:
+        lo = float(min(Xtr.min(), Xte.min()))
+        hi = float(max(Xtr.max(), Xte.max()))
+        return (0.0, 1.0) if lo >= 0.0 and hi <= 1.0 else (lo, hi)
+    try:
+        lo, hi = (float(s) for s in spec.split(","))
+    except ValueError:
+        raise ValueError(f"--pixel-range: expected 'lo,hi', got {spec!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"--pixel-range: expected finite lo < hi, got {spec!r}")
+    return lo, hi
+
+
+# ---------------------------------------------------------------------------------------------- the run
+def run_boundaries(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, yte: np.ndarray, out: Any, *,
+                   layers: Optional[List[str]] = None, t_max: float = 3.0, grid: int = 64, tol: float = 1e-6,
+                   pairs: int = 40, pixel_range: Tuple[float, float] = (0.0, 1.0), seed: int = 0,
+                   threads: Optional[int] = None, device: Any = "cpu", progress: bool = True,
+                   meta: Optional[Dict[str, Any]] = None, log: Any = print) -> Dict[str, Any]:
+    """Every step of the boundaries report on a trained torch classifier; returns report.json's content.
+
+    Xtr, Xte are model inputs (N, C, H, W) (or (N, d) for non-image models); labels are int arrays.
+    report.json is rewritten after each step.
+    """
+    from .._validation import writable_dir
+    from ..extrapolation import _typical_nn
+    from ..features.torch_features import final_linear, last_hidden_layer
+    from ..hull import Hull
+    from .attack import min_flip
+    from .morph import choose_pairs, morph
+    from .plots import plot_first_change, plot_flip_scatter, plot_morph_strips, plot_ray_strips
+    from .rays import rays, space_points
+    from .scale import certified_at_scale, pixel_vs_feature
+
+    d = writable_dir(out, "--out")
+    t_all = time.perf_counter()
+    report: Dict[str, Any] = {"provenance": meta or {}, "steps": {}, "rays": {}, "scale_certified": None,
+                              "pixel_vs_feature": None, "morph": {}, "verified": {}}
+    steps = report["steps"]
+
+    def save():
+        report["provenance"]["seconds_so_far"] = time.perf_counter() - t_all
+        _write_json(d / "report.json", report)
+
+    feat_layer = last_hidden_layer(model, Xte[:2])
+    _, W, b = final_linear(model)
+    spaces = ["input", feat_layer] + [L for L in (layers or []) if L not in ("input", feat_layer)]
+    names = {"input": "pixels", feat_layer: f"last hidden layer ({feat_layer})"}
+    ray_res: Dict[str, Any] = {}
+    hulls: Dict[str, Any] = {}
+    for L in spaces:
+        name = names.get(L, f"layer {L}")
+        t0 = time.perf_counter()
+        Ftr = space_points(model, Xtr, L, "X_train", device=device)
+        Fte = space_points(model, Xte, L, "X_test", device=device)
+        H = Hull(Ftr, threads=threads)
+        hr = H.distance(Fte, threads=threads, progress=progress)
+        tnn = _typical_nn(Ftr)
+        t_hull = time.perf_counter() - t0
+        r = rays(model, Xtr, Xte, yte, layer=None if L == "input" else L, t_max=t_max, grid=grid, tol=tol,
+                 hull_result=hr, typical_nn=tnn, threads=threads, device=device, progress=progress)
+        t_rays = time.perf_counter() - t0 - t_hull
+        v = r.verify()
+        ray_res[name], hulls[name] = r, (H, hr, tnn, Fte)
+        report["rays"][name] = {**r.summary(), "dim": int(Fte.shape[1]), "typical_nn": tnn,
+                                "samples": r.records()}
+        report["verified"][f"rays {name}"] = {"ok": v.ok, "checked": v.checked, "failures": list(v.failures[:5])}
+        steps[f"hull distances ({name})"] = t_hull
+        steps[f"rays ({name})"] = t_rays
+        s = r.summary()
+        log(f"rays in {name} ({r.method}): {s['rays']} of {s['n']} outside the hull; "
+            f"{100 * s['share_decided_outside']:.1f}% change class between hull and sample"
+            + (f", {100 * s['share_correct_among_decided_outside']:.1f}% of those correct"
+               if np.isfinite(s.get("share_correct_among_decided_outside", np.nan)) else "")
+            + f"  [{t_hull + t_rays:.1f} s]")
+        save()
+    fname = names[feat_layer]
+    # certified at the scale of the extrapolation (last hidden layer, exact)
+    t0 = time.perf_counter()
+    _, hr_f, tnn_f, Fte_f = hulls[fname]
+    sc = certified_at_scale(W, b, Fte_f, hr_f, tnn_f, y=yte, threads=threads)
+    v = sc.verify()
+    report["scale_certified"] = {**sc.summary(), "space": fname,
+                                 "radius": sc.radius, "radius_over_hull_distance": sc.radius_over_hull,
+                                 "radius_over_typical_nn": sc.radius_over_nn}
+    report["verified"]["scale_certified"] = {"ok": v.ok, "checked": v.checked, "failures": list(v.failures[:5])}
+    steps["certified radii"] = time.perf_counter() - t0
+    s = sc.summary()
+    log(f"certified radius in {fname}: median {s['median_radius_over_hull_distance']:.3g} x the hull distance, "
+        f"{s['median_radius_over_typical_nn']:.3g} x the typical NN distance; "
+        f"{100 * s['share_robust_at_scale']:.1f}% robust at the scale of their extrapolation "
+        f"({100 * s.get('share_robust_at_scale_and_correct', float('nan')):.1f}% robust and correct)")
+    save()
+    # the pixel attack beside the exact feature radius
+    t0 = time.perf_counter()
+    fl = min_flip(model, Xte, pixel_range=pixel_range, device=device, progress=progress)
+    v = fl.verify()
+    steps["pixel attack (min_flip)"] = time.perf_counter() - t0
+    _, hr_p, tnn_p, _ = hulls["pixels"]
+    pvf = pixel_vs_feature(fl, np.where(hr_p.status == "inside", 0.0, hr_p.distance), tnn_p, sc)
+    report["pixel_vs_feature"] = {**pvf["table"], "pixel_range": list(pixel_range),
+                                  "per_image": pvf["per_image"], "pixel_flip_distance": fl.distance,
+                                  "flipped_to": fl.flipped_to}
+    report["verified"]["min_flip"] = {"ok": v.ok, "checked": v.checked, "failures": list(v.failures[:5])}
+    tb = pvf["table"]
+    log(f"pixel flips (upper bounds): median {tb['median_pixel_flip_over_typical_nn']:.3g} x the pixel NN distance, "
+        f"{tb['median_pixel_flip_over_pixel_hull_distance']:.3g} x the pixel hull distance; "
+        f"{100 * tb['share_pixel_flip_below_pixel_hull_distance']:.1f}% flip within their pixel hull distance "
+        f"(feature space, exact: {100 * tb['share_feature_radius_below_feature_hull_distance']:.1f}%)"
+        f"  [{steps['pixel attack (min_flip)']:.1f} s]")
+    save()
+    # morphs
+    t0 = time.perf_counter()
+    ia, ib = choose_pairs(yte, pairs // 2, pairs - pairs // 2, seed=seed)
+    m_res = {}
+    if len(ia):
+        m_res["pixels"] = morph(model, Xte[ia], Xte[ib], labels_a=yte[ia], labels_b=yte[ib], grid=grid, tol=tol,
+                                threads=threads, device=device, progress=progress)
+        H_f = hulls[fname][0]
+        m_res[fname] = morph(model, Xte[ia], Xte[ib], labels_a=yte[ia], labels_b=yte[ib], layer=feat_layer,
+                             hull=H_f, threads=threads, device=device, progress=progress)
+        for k, m in m_res.items():
+            v = m.verify()
+            report["morph"][k] = {**m.summary(), "pairs_index": np.stack([ia, ib], 1), "paths": m.records()}
+            report["verified"][f"morph {k}"] = {"ok": v.ok, "checked": v.checked, "failures": list(v.failures[:5])}
+            s = m.summary()
+            log(f"morphs in {k}: same class {s['same_class']['mean_changes']:.2f} changes, "
+                f"{100 * s['same_class']['share_ambiguous']:.0f}% ambiguous; different class "
+                f"{s['different_class']['mean_changes']:.2f} changes, "
+                f"{100 * s['different_class']['share_ambiguous']:.0f}% ambiguous"
+                + (f"; median share outside the hull {s['median_share_outside_hull']:.2f}"
+                   if "median_share_outside_hull" in s else ""))
+    steps["morphs"] = time.perf_counter() - t0
+    save()
+    # figures and the page
+    t0 = time.perf_counter()
+    figs = []
+    plot_ray_strips(ray_res, str(d / "ray_strips.png"))
+    figs.append(("Class along the ray from the nearest hull point (t = 0) through the test sample (t = 1)",
+                 d / "ray_strips.png"))
+    plot_first_change(ray_res, str(d / "first_change.png"))
+    figs.append(("Where the class first changes along the ray", d / "first_change.png"))
+    plot_flip_scatter(pvf["per_image"], str(d / "flip_scatter.png"))
+    figs.append(("Pixel flip distance (upper bound) against the exact feature certified radius",
+                 d / "flip_scatter.png"))
+    if "pixels" in m_res and Xte.ndim >= 3:
+        plot_morph_strips(m_res["pixels"], Xte[ia], Xte[ib], str(d / "morph_strips.png"))
+        figs.append(("Morphing test images in pixel space", d / "morph_strips.png"))
+    steps["figures"] = time.perf_counter() - t0
+    report["provenance"]["seconds"] = time.perf_counter() - t_all
+    report["all_verified"] = all(v["ok"] for v in report["verified"].values())
+    save()
+    _write_html(d, report, figs)
+    return report
+
+
+def _img_tag(path: Path) -> str:
+    import base64
+
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.name)}">'
+
+
+def _fmt(v: Any, pct: bool = False) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
+    if pct:
+        return f"{100 * v:.1f}%"
+    return f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
+
+
+def _write_html(d: Path, report: Dict[str, Any], figs: List[Tuple[str, Path]]) -> None:
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(s['method'])}</td><td>{s['rays']}/{s['n']}</td>"
+        f"<td>{_fmt(s['share_decided_outside'], True)}</td>"
+        f"<td>{_fmt(s.get('share_correct_among_decided_outside'), True)}</td>"
+        f"<td>{_fmt(s['first_change_quantiles'].get('0.5'))}</td>"
+        f"<td>{_fmt(s['share_change_beyond_sample'], True)}</td>"
+        f"<td>{_fmt(s['median_hull_distance_over_typical_nn'])}</td></tr>"
+        for k, s in report["rays"].items())
+    sc = report["scale_certified"]
+    tb = report["pixel_vs_feature"]
+    mrows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{_fmt(m['method'])}</td>"
+        f"<td>{_fmt(m['same_class']['mean_changes'])} / {_fmt(m['different_class']['mean_changes'])}</td>"
+        f"<td>{_fmt(m['same_class']['share_ambiguous'], True)} / {_fmt(m['different_class']['share_ambiguous'], True)}</td>"
+        f"<td>{_fmt(m.get('median_share_outside_hull'))}</td></tr>"
+        for k, m in report["morph"].items())
+    prov = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in report["provenance"].items())
+    body = "".join(f"<h2>{html.escape(t)}</h2>{_img_tag(p)}" for t, p in figs)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>hullscope boundaries</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 10px;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}h2{{font-size:1.1em;margin-top:2em}}</style>
+</head><body><h1>Beyond the hull: where the decision boundaries lie</h1>
+<p>Every test sample outside the training hull gets a ray from its nearest hull point p (t = 0) through
+the sample q (t = 1) to t = {_fmt(next(iter(report['rays'].values()))['t_max'])}. In the last hidden layer the class
+sequence along it is exact; in pixel space it is scanned on a grid and every change bisected. All
+certificates re-checked: <b>{report['all_verified']}</b>.</p>
+<ul>{prov}</ul>
+<h2>Rays</h2><table><tr><th>space</th><th>method</th><th>rays</th><th>class changes between hull and sample</th>
+<th>of those correct</th><th>median first change (t)</th><th>changes beyond the sample</th>
+<th>median hull dist. / typical NN</th></tr>{rows}</table>
+<h2>Certified at the scale of the extrapolation ({html.escape(sc['space'])}, exact)</h2>
+<table><tr><th>median radius / hull distance</th><th>median radius / typical NN</th>
+<th>robust at the scale of their extrapolation</th><th>robust and correct</th><th>radius &gt; 0 and correct</th></tr>
+<tr><td>{_fmt(sc['median_radius_over_hull_distance'])}</td><td>{_fmt(sc['median_radius_over_typical_nn'])}</td>
+<td>{_fmt(sc['share_robust_at_scale'], True)}</td><td>{_fmt(sc.get('share_robust_at_scale_and_correct'), True)}</td>
+<td>{_fmt(sc.get('share_certified_and_correct'), True)}</td></tr></table>
+<h2>Pixel space against feature space</h2>
+<p>Pixel flip distances come from hullscope's own minimum-norm L2 attack: <b>upper bounds</b> on the
+smallest flip. Feature radii are exact.</p>
+<table><tr><th>median pixel flip / pixel NN</th><th>median feature radius / feature NN</th>
+<th>median pixel flip / pixel hull dist.</th><th>median feature radius / feature hull dist.</th>
+<th>pixel flip &lt; pixel hull dist.</th><th>feature radius &lt; feature hull dist.</th></tr>
+<tr><td>{_fmt(tb['median_pixel_flip_over_typical_nn'])}</td><td>{_fmt(tb['median_feature_radius_over_typical_nn'])}</td>
+<td>{_fmt(tb['median_pixel_flip_over_pixel_hull_distance'])}</td>
+<td>{_fmt(tb['median_feature_radius_over_feature_hull_distance'])}</td>
+<td>{_fmt(tb['share_pixel_flip_below_pixel_hull_distance'], True)}</td>
+<td>{_fmt(tb['share_feature_radius_below_feature_hull_distance'], True)}</td></tr></table>
+<h2>Morphs</h2><table><tr><th>space</th><th>method</th><th>mean changes (same / different class)</th>
+<th>ambiguous (same / different)</th><th>median share outside the hull</th></tr>{mrows}</table>
+{body}</body></html>"""
+    (d / "index.html").write_text(page)
+
+
+# ---------------------------------------------------------------------------------------------- command
+def run(args: argparse.Namespace) -> int:
+    from .._validation import writable_dir
+
+    check_threads(args.threads)
+    for flag in ("n_test", "n_train", "epochs", "grid"):
+        _positive(getattr(args, flag), "--" + flag.replace("_", "-"))
+    if args.pairs < 0:
+        raise ValueError(f"--pairs: expected an integer >= 0, got {args.pairs}")
+    if not (math.isfinite(args.t_max) and args.t_max > 1):
+        raise ValueError(f"--t-max: expected a number > 1 (t = 1 is the sample), got {args.t_max}")
+    if not (0 < args.tol <= 0.01):
+        raise ValueError(f"--tol: expected a tolerance in (0, 0.01], got {args.tol}")
+    if args.grid < 2:
+        raise ValueError(f"--grid: expected an integer >= 2, got {args.grid}")
+    builtin = args.model == "digits-cnn"
+    if not builtin and args.data is None:
+        raise ValueError("--data: required for a MODULE:FACTORY model (.npz or IDX folder)")
+    if builtin and args.weights is not None:
+        raise ValueError("--weights: only for a MODULE:FACTORY model (digits-cnn is trained here)")
+    out = writable_dir(args.out, "--out")
+    import torch
+
+    from .._torch import require_torch
+
+    require_torch()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    if args.data is None:
+        from ..models import split_digits_images
+
+        Xtr, ytr, Xte, yte = split_digits_images(args.seed)
+        data_name = "scikit-learn digits (8x8), stratified 75/25 split"
+    else:
+        from ..analyze_cli import load_arrays
+
+        Xtr, ytr, Xte, yte = load_arrays(args.data)
+        if Xtr.ndim == 3:
+            Xtr, Xte = Xtr[:, None], Xte[:, None]
+        Xtr, Xte = Xtr.astype(np.float32), Xte.astype(np.float32)
+        data_name = str(args.data)
+    Xtr, ytr = Xtr[:args.n_train], np.asarray(ytr[:args.n_train]).astype(np.int64)
+    Xte, yte = Xte[:args.n_test], np.asarray(yte[:args.n_test]).astype(np.int64)
+    prange = _pixel_range(args.pixel_range, Xtr, Xte)
+    if Xte.min() < prange[0] or Xte.max() > prange[1]:
+        raise ValueError(f"--pixel-range: the test images span [{Xte.min():.4g}, {Xte.max():.4g}], outside "
+                         f"{prange}")
+    layers = [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else []
+    if builtin:
+        from ..models import accuracy, small_cnn, train_classifier
+
+        torch.manual_seed(args.seed)
+        model = train_classifier(small_cnn(in_channels=Xtr.shape[1]), Xtr, ytr, epochs=args.epochs, seed=args.seed,
+                                 device=args.device, progress=not args.no_progress)
+        model_name = f"small CNN trained here ({args.epochs} epochs, seed {args.seed})"
+    else:
+        from ..models import accuracy, load_model
+
+        model = load_model(args.model, args.weights, device=args.device)
+        model_name = args.model
+    if layers:
+        from .._torch import resolve_layers
+
+        resolve_layers(model, layers)  # clear error for a wrong name, before any long step
+    t_train = time.perf_counter() - t0
+    acc = accuracy(model, Xte, yte, device=args.device)
+    from .. import __version__
+
+    meta = {"hullscope": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "command": " ".join(["hullscope"] + sys.argv[1:]) if sys.argv else "hullscope boundaries",
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "data": data_name, "n_train": int(len(Xtr)), "n_test": int(len(Xte)),
+            "input_shape": list(Xtr.shape[1:]), "model": model_name, "weights": args.weights,
+            "test_accuracy": acc, "seed": args.seed, "threads": args.threads, "t_max": args.t_max,
+            "grid": args.grid, "tol": args.tol, "pairs": args.pairs, "pixel_range": list(prange),
+            "training_seconds": t_train}
+    print(f"{model_name}: test accuracy {acc:.3f} on {len(Xte)} test samples ({t_train:.1f} s)")
+    rep = run_boundaries(model, Xtr, ytr, Xte, yte, out, layers=layers, t_max=args.t_max, grid=args.grid,
+                         tol=args.tol, pairs=args.pairs, pixel_range=prange, seed=args.seed, threads=args.threads,
+                         device=args.device, progress=not args.no_progress, meta=meta)
+    total = time.perf_counter() - t0
+    rep["provenance"]["seconds_total"] = total
+    _write_json(out / "report.json", rep)
+    print(f"all certificates verified: {rep['all_verified']}")
+    print(f"wrote {out / 'index.html'}, report.json and figures ({total:.0f} s)")
+    return 0 if rep["all_verified"] else 1
