@@ -35,11 +35,29 @@ __all__ = ["temperature_range", "typical_displacement", "temperature_for_displac
 SeedLike = Union[None, int, np.random.Generator]
 
 
+# The cutoff bounds the number of modes, ~ pi (c + 1/2)^2 / 4 per field component: c = 1000 already
+# means ~786,000 modes, far beyond what any image grid resolves (modes above the side n alias).
+MAX_CUTOFF = 1000.0
+# Largest coefficient array (B fields x 2 components x modes, float64) drawn at once.
+MAX_COEFFICIENT_BYTES = 2 * 1024 ** 3
+
+
 def _check_c(c: float) -> float:
+    if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)):
+        raise TypeError(f"c: the cutoff must be a real number, got {type(c).__name__}")
     c = float(c)
     if not math.isfinite(c) or c <= 1.0:
         raise ValueError(f"c: the cutoff must be a finite number > 1 (ln c > 0), got {c}")
+    if c > MAX_CUTOFF:
+        raise ValueError(f"c: the cutoff must be at most {MAX_CUTOFF:g} (about {_n_modes(MAX_CUTOFF):,} modes "
+                         f"per field component; c = {c:g} would need about {_n_modes(c):,.0f}, and an n x n "
+                         "grid resolves no mode above n), got {c:g}")
     return c
+
+
+def _n_modes(c: float) -> float:
+    """Approximate number of (i, j) modes with sqrt(i^2 + j^2) < c + 1/2 (a quarter disc)."""
+    return math.pi * (c + 0.5) ** 2 / 4.0
 
 
 def _check_T(T: float) -> float:
@@ -82,9 +100,9 @@ def typical_displacement(T: float, c: float, n: int, exact: bool = False) -> flo
         return 0.5 * n * math.sqrt(math.pi * T * math.log(c))
     i, j = modes(c)
     g = np.linspace(0.0, 1.0, n)
-    tot = 0.0
-    for a, b in zip(i, j):
-        tot += np.mean(np.sin(a * np.pi * g) ** 2) * np.mean(np.sin(b * np.pi * g) ** 2) / (a * a + b * b)
+    k = np.arange(1, int(max(i.max(), j.max())) + 1)
+    a = np.mean(np.sin(np.pi * np.outer(k, g)) ** 2, axis=1)  # grid mean of sin^2(k pi u), k = 1, 2, ...
+    tot = float(np.sum(a[i - 1] * a[j - 1] / (i * i + j * j)))
     return n * math.sqrt(2.0 * T * tot)
 
 
@@ -99,6 +117,11 @@ def temperature_for_displacement(delta: float, c: float, n: int) -> float:
 
 def _coefficients(B: int, T: float, c: float, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     i, j = modes(c)
+    need = int(B) * 2 * i.size * 8
+    if need > MAX_COEFFICIENT_BYTES:
+        raise ValueError(f"B, c: {B} fields with cutoff c = {c:g} ({i.size:,} modes) need {need / 2 ** 30:.1f} GiB "
+                         f"of coefficients (limit {MAX_COEFFICIENT_BYTES / 2 ** 30:.0f} GiB); draw fewer fields "
+                         "at a time or lower c")
     std = np.sqrt(T / (i ** 2 + j ** 2))
     C = rng.standard_normal(size=(B, 2, i.size)) * std
     return C, i, j
@@ -146,7 +169,17 @@ def _as_batch(x: Any, name: str, dim: int):
     (dim=1: (B, n) or (B, C, n)) and return it as a float32 tensor with a channel axis."""
     torch = require_torch()
     kind = "images" if dim == 2 else "signals"
-    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if x is None:
+        raise TypeError(f"{name}: expected an array or tensor of {kind}, got None")
+    if isinstance(x, torch.Tensor):
+        t = x
+    else:
+        a = np.asarray(x)
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+            raise TypeError(f"{name}: expected real-valued {kind}, got dtype {a.dtype}")
+        if not a.dtype.isnative:  # big-endian (or other non-native) data, e.g. read from IDX files
+            a = a.astype(a.dtype.newbyteorder("="))
+        t = torch.as_tensor(a)
     if not (t.dtype.is_floating_point or t.dtype in (torch.uint8, torch.int32, torch.int64)):
         raise TypeError(f"{name}: expected real-valued {kind}, got dtype {t.dtype}")
     if t.ndim == dim + 1:

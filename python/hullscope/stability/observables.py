@@ -97,6 +97,16 @@ class StabilityResult:
                 "interp": self.interp, "deformation": self.deformation, "meta": self.meta,
                 "values": {s: {o: v.tolist() for o, v in d.items()} for s, d in self.values.items()}}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "StabilityResult":
+        """Inverse of :meth:`to_dict` (e.g. a result read back from JSON; null values become NaN)."""
+        vals = {s: {o: np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float64)
+                    for o, rows in obs.items()} for s, obs in d["values"].items()}
+        return cls(layers=list(d["layers"]), values=vals, T=float(d["T"]), c=float(d["c"]),
+                   seeds=[int(s) for s in d["seeds"]], n_images=int(d["n_images"]),
+                   interp=d.get("interp", "bilinear"), deformation=d.get("deformation", "max-entropy diffeomorphisms"),
+                   meta=dict(d.get("meta", {})))
+
     def to_json(self, path: str) -> None:
         with open(path, "w") as fh:
             json.dump(self.to_dict(), fh, indent=1)
@@ -202,6 +212,9 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
     """
     if dim not in (1, 2):
         raise ValueError(f"dim: expected 1 (signals) or 2 (square images), got {dim!r}")
+    _check_model(model)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int (images per forward pass), got {batch_size!r}")
     check = _as_signals if dim == 1 else _as_images
     x = check(images)
     B, n = x.shape[0], x.shape[-1]
@@ -215,9 +228,7 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
         lo, hi = (temperature_range_1d if dim == 1 else temperature_range)(n, c)
         T = float(np.sqrt(lo * hi))
     T = _check_T(T)
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("seeds: expected at least one seed")
+    seeds = _check_seeds(seeds)
     if batchnorm not in BATCHNORM_MODES:
         raise ValueError(f"batchnorm: expected one of {BATCHNORM_MODES}, got {batchnorm!r}")
     names = resolve_layers(model, layers)
@@ -260,6 +271,34 @@ def stability(model: Any, images: Any, layers: Union[None, str, Sequence[str]] =
                            deformation=deformation, meta={"batchnorm": batchnorm})
 
 
+def _check_model(model: Any, name: str = "model") -> None:
+    from .._torch import require_torch
+
+    torch = require_torch()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{name}: expected a torch.nn.Module, got {type(model).__name__}")
+
+
+def _check_seeds(seeds: Any, name: str = "seeds") -> List[int]:
+    """A non-empty list of non-negative int seeds (numpy's generators take no negative seeds)."""
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    try:
+        items = list(seeds)
+    except TypeError:
+        raise TypeError(f"{name}: expected a sequence of non-negative ints, got {type(seeds).__name__}") from None
+    if not items:
+        raise ValueError(f"{name}: expected at least one seed")
+    out = []
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name}: expected non-negative ints, got {v!r} ({type(v).__name__})")
+        if v < 0:
+            raise ValueError(f"{name}: expected non-negative ints, got {int(v)}")
+        out.append(int(v))
+    return out
+
+
 def _batch_statistics_copy(model: Any):
     """A copy of ``model`` whose BatchNorm layers normalise with the current batch's statistics."""
     import copy
@@ -290,6 +329,9 @@ def shuffle_channels(model: Any, seed: int = 0):
     from .._torch import require_torch
 
     torch = require_torch()
+    _check_model(model)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
     new = copy.deepcopy(model)
     g = torch.Generator().manual_seed(int(seed))
     with torch.no_grad():
