@@ -4,6 +4,11 @@ Trains the digits CNN (``--model digits-cnn``, the default) or loads ``MODULE:FA
 ``--weights`` and ``--data`` (a .npz with X_train, y_train, X_test, y_test, or an IDX folder), takes
 the features that feed the last linear layer, and writes ``regions.json`` (Chebyshev balls,
 adjacency, certified radii of test points, hull-aware counts) and ``adjacency.png``.
+
+Every test point off a tie has a positive certified radius, so "certified" is always stated with the
+radius it certifies: ``--radius R`` (feature units; a point counts as certified when every point within
+R of it has its class) or ``--radius hull`` (R is each point's own distance to the training hull: robust
+at the scale of its extrapolation). Certified-and-correct is reported separately.
 """
 from __future__ import annotations
 
@@ -23,7 +28,10 @@ def register(sub: "argparse._SubParsersAction") -> None:
                    help="feature domain: box of training-feature ranges (default), orthant, or R^d")
     p.add_argument("--epochs", type=int, default=30, help="training epochs for digits-cnn")
     p.add_argument("--n-test", type=int, default=500, help="test points to certify")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--radius", default="hull",
+                   help="radius that 'certified' refers to: a number (feature units) or 'hull' for each test "
+                        "point's distance to the training hull (default)")
+    p.add_argument("--threads", type=int, default=None, help="threads (a positive integer; default: all cores)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="hullscope-regions", help="output folder")
     p.set_defaults(func=run)
@@ -33,9 +41,14 @@ def run(args: argparse.Namespace) -> int:
     from .._validation import writable_dir
     from .core import LinearRegions
 
-    out = writable_dir(args.out, "--out")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads: expected a positive integer (omit it to use all cores), got {args.threads}")
     if args.n_test < 1:
         raise ValueError(f"--n-test: expected a positive integer, got {args.n_test}")
+    if args.epochs < 1:
+        raise ValueError(f"--epochs: expected a positive integer, got {args.epochs}")
+    radius = parse_radius(args.radius)
+    out = writable_dir(args.out, "--out")
     if args.model == "digits-cnn":
         from ..models import small_cnn, split_digits_images, train_classifier
 
@@ -58,11 +71,10 @@ def run(args: argparse.Namespace) -> int:
     balls = reg.chebyshev_balls()
     adj = reg.adjacency()
     rad = reg.certified_radius(Fte)
-    for ball in balls:
-        ball.verify()
-    adj.verify()
-    rad.verify()
-    obc = reg.outside_hull_but_certified(Fte, F_train=Ftr, threads=args.threads)
+    verified = all(bool(ball.verify()) for ball in balls) and bool(adj.verify()) and bool(rad.verify())
+    obc = reg.outside_hull_but_certified(Fte, F_train=Ftr, threads=args.threads,
+                                         radius=0.0 if radius == "hull" else radius)
+    cert = certified_at(obc.radius, obc.hull_distance, obc.outside, radius, reg.predict(Fte) == yte)
     adj.plot(str(out / "adjacency.png"))
     report = {
         "model": args.model, "domain": args.domain, "K": reg.K, "d": reg.d,
@@ -71,9 +83,10 @@ def run(args: argparse.Namespace) -> int:
         "adjacent_pairs": adj.edges(), "facet_lps": adj.lps, "facet_shortcuts": adj.shortcuts,
         "certified_radius": {"median": float(np.median(rad.radius)), "min": float(rad.radius.min()),
                              "values": rad.radius.tolist(), "rival": rad.rival.tolist()},
-        "outside_hull_but_certified": obc.summary(),
+        "certified": cert,
+        "certificates_verified": verified,
     }
-    (out / "regions.json").write_text(json.dumps(report, indent=1))
+    (out / "regions.json").write_text(json.dumps(_strict(report), indent=1, allow_nan=False))
     print(f"{reg.K} classes in {reg.d}-d features ({args.domain} domain); test accuracy "
           f"{report['test_accuracy']:.3f}")
     print("Chebyshev radii:", " ".join(f"{b.radius:.3g}" for b in balls))
@@ -82,6 +95,60 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {c} -> {[j for j in range(reg.K) if adj.matrix[c, j]]}")
     print(f"certified radius of {len(Fte)} test points: median {np.median(rad.radius):.3g}, "
           f"min {rad.radius.min():.3g}")
-    print("outside the training hull but certified:", obc.summary())
+    what = ("its own distance to the training hull" if radius == "hull" else f"radius {radius:g} (feature units)")
+    print(f"certified at {what}: {cert['certified']} of {cert['n']} test points "
+          f"({cert['certified_and_correct']} certified and correct; {cert['outside_hull']} outside the training "
+          f"hull, {cert['outside_and_certified']} of them certified)")
+    if radius == "hull":
+        print(f"  certified radius / hull distance: median {cert['median_radius_over_hull_distance']:.3g}")
     print(f"wrote {out / 'regions.json'} and {out / 'adjacency.png'}")
     return 0
+
+
+def parse_radius(spec: str):
+    """``--radius``: 'hull' or a finite number >= 0 (feature units)."""
+    if str(spec).strip().lower() == "hull":
+        return "hull"
+    try:
+        r = float(spec)
+    except (TypeError, ValueError):
+        raise ValueError(f"--radius: expected a number >= 0 (feature units) or 'hull', got {spec!r}") from None
+    if not (np.isfinite(r) and r >= 0):
+        raise ValueError(f"--radius: expected a finite number >= 0 or 'hull', got {spec!r}")
+    return r
+
+
+def certified_at(radius_exact: np.ndarray, hull_distance: np.ndarray, outside: np.ndarray, radius, correct: np.ndarray) -> dict:
+    """Counts of test points certified at the given radius ('hull': each point's hull distance): the ball
+    of that radius around the point is one class (certified radius strictly larger)."""
+    R = hull_distance if radius == "hull" else np.full(len(radius_exact), float(radius))
+    cert = radius_exact > R
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(hull_distance > 0, radius_exact / np.where(hull_distance > 0, hull_distance, 1), np.inf)
+    fin = ratio[outside & np.isfinite(ratio)]
+    return {"radius": radius if radius == "hull" else float(radius),
+            "meaning": ("the ball (in R^d) of radius dist(q, training hull) around q is one class" if radius == "hull"
+                        else f"the ball (in R^d) of radius {float(radius):g} (feature units) around q is one class"),
+            "n": int(len(cert)), "certified": int(cert.sum()), "share_certified": float(cert.mean()),
+            "certified_and_correct": int((cert & correct).sum()),
+            "share_certified_and_correct": float((cert & correct).mean()),
+            "correct": int(correct.sum()), "outside_hull": int(outside.sum()),
+            "outside_and_certified": int((outside & cert).sum()),
+            "median_radius_over_hull_distance": float(np.median(fin)) if fin.size else None}
+
+
+def _strict(x):
+    """NaN/inf -> None, numpy -> Python, for strict JSON."""
+    if isinstance(x, dict):
+        return {k: _strict(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_strict(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _strict(x.tolist())
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if np.isfinite(x) else None
+    return x
