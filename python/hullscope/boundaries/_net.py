@@ -154,8 +154,19 @@ def _replace_fn(model: Any, layer_mod: Any, dummy: Any, out_shape: Tuple[int, ..
     return fn
 
 
+def run_model(module: Any, x: Any, name: str) -> Any:
+    """``module(x)`` without gradients; a model that cannot take x is reported against the argument."""
+    torch = _torch()
+    try:
+        with torch.no_grad():
+            return module(x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ValueError(f"{name}: the model cannot run on inputs of shape {tuple(x.shape)}: "
+                         f"{str(exc).splitlines()[0]}") from exc
+
+
 def make_head(model: Any, example: Any, *, layer: Optional[str] = None, exact: Optional[bool] = None,
-              device: Any = "cpu", batch_size: int = 4096) -> Head:
+              device: Any = "cpu", batch_size: int = 4096, name: str = "X") -> Head:
     """The classifier seen from one space.
 
     Parameters
@@ -179,11 +190,12 @@ def make_head(model: Any, example: Any, *, layer: Optional[str] = None, exact: O
             raise ValueError("layer: a LinearRegions model has one space, its features; leave layer=None")
         return Head("linear", model.d, model.K, "features", W=model.W, b=model.b)
     if _is_module(model):
-        return _torch_head(model, example, layer=layer, exact=exact, device=device, batch_size=batch_size)
+        return _torch_head(model, example, layer=layer, exact=exact, device=device, batch_size=batch_size,
+                           name=name)
     if callable(model):
         if layer not in (None, "input"):
             raise ValueError("layer: only torch models have named layers")
-        ex = as_points(example, "X")
+        ex = as_points(example, name)
         Z = _check_logits(model(ex[:2].copy()), min(2, len(ex)))
         fn = lambda F: _check_logits(model(np.ascontiguousarray(F)), len(F), Z.shape[1])  # noqa: E731
         return Head("callable", ex.shape[1], Z.shape[1], "input", fn64=fn, batch_size=batch_size)
@@ -192,19 +204,18 @@ def make_head(model: Any, example: Any, *, layer: Optional[str] = None, exact: O
 
 
 def _torch_head(model: Any, example: Any, *, layer: Optional[str], exact: Optional[bool], device: Any,
-                batch_size: int) -> Head:
+                batch_size: int, name: str = "X") -> Head:
     torch = _torch()
     from .._torch import collect_activations, resolve_layers
     from ..features.torch_features import final_linear, last_hidden_layer
 
     ex = example if isinstance(example, torch.Tensor) else torch.as_tensor(np.asarray(example))
     if ex.ndim < 2:
-        raise ValueError(f"X: expected a batch of model inputs (N, ...), got shape {tuple(ex.shape)}")
+        raise ValueError(f"{name}: expected a batch of model inputs (N, ...), got shape {tuple(ex.shape)}")
     ex = ex[:4].to(torch.float32)
     m32 = copy.deepcopy(model).to(device=device, dtype=torch.float32).eval()
     m64 = copy.deepcopy(model).to(device=device, dtype=torch.float64).eval()
-    with torch.no_grad():
-        out = m32(ex.to(device))
+    out = run_model(m32, ex.to(device), name)
     out = out[0] if isinstance(out, (tuple, list)) else out
     Z = _check_logits(out.detach().cpu().numpy(), len(ex))
     K = Z.shape[1]

@@ -227,7 +227,7 @@ def min_flip(model: Any, X: Any, *, pixel_range: Any = (0.0, 1.0), max_iter: int
 
     from .._torch import require_torch
     from .._validation import to_numpy
-    from ._net import _check_logits, _is_module
+    from ._net import _check_logits, _is_module, run_model
 
     torch = require_torch()
     if not _is_module(model):
@@ -253,8 +253,7 @@ def min_flip(model: Any, X: Any, *, pixel_range: Any = (0.0, 1.0), max_iter: int
                          f"[{rng_[0]:g}, {rng_[1]:g}]; pass the data's range as pixel_range=(lo, hi), or None")
     m32 = copy.deepcopy(model).to(device=device, dtype=torch.float32).eval()
     m64 = copy.deepcopy(model).to(device=device, dtype=torch.float64).eval()
-    with torch.no_grad():
-        z = m64(torch.as_tensor(Xa[:2], dtype=torch.float64, device=device))
+    z = run_model(m64, torch.as_tensor(Xa[:2], dtype=torch.float64, device=device), "X")
     _check_logits((z[0] if isinstance(z, (tuple, list)) else z).cpu().numpy(), min(2, len(Xa)))
     N = len(Xa)
     shape = Xa.shape[1:]

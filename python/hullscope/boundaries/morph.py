@@ -22,7 +22,7 @@ import numpy as np
 from ..hull import Verification
 from ._net import Head, make_head
 from ._trace import Lines, check_lines, exact_lines, grid_of, scan_lines
-from .rays import _labels, check_grid, check_tol, space_points
+from .rays import _labels, check_grid, check_inputs, check_tol, space_points
 
 __all__ = ["MorphResult", "morph", "choose_pairs"]
 
@@ -268,7 +268,9 @@ def morph(model: Any, A: Any, B: Any, *, X_train: Any = None, labels_a: Any = No
     grid = check_grid(grid)
     hull_grid = check_grid(hull_grid)
     hull_tol = check_tol(hull_tol)
-    head = make_head(model, A, layer=layer, exact=exact, device=device, batch_size=batch_size)
+    check_inputs(A, "A")
+    check_inputs(B, "B")
+    head = make_head(model, A, layer=layer, exact=exact, device=device, batch_size=batch_size, name="A")
     Fa = space_points(model, A, layer, "A", device=device, d=head.d)
     Fb = space_points(model, B, layer, "B", device=device, d=head.d)
     if Fa.shape != Fb.shape:

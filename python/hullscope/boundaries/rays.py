@@ -22,7 +22,7 @@ from ..hull import Verification
 from ._net import Head, as_points, make_head
 from ._trace import Lines, check_lines, exact_lines, grid_of, scan_lines
 
-__all__ = ["RayResult", "rays", "space_points", "check_t_max", "check_tol", "check_grid"]
+__all__ = ["RayResult", "rays", "space_points", "check_inputs", "check_t_max", "check_tol", "check_grid"]
 
 
 def check_t_max(t_max: Any) -> float:
@@ -65,6 +65,19 @@ def _labels(y: Any, n: int, name: str) -> Optional[np.ndarray]:
         else:
             raise TypeError(f"{name}: expected integer class labels, got dtype {a.dtype}")
     return a.astype(np.int64)
+
+
+def check_inputs(X: Any, name: str) -> None:
+    """A non-empty batch of finite numbers (N, ...); errors name the argument."""
+    from .._validation import to_numpy
+
+    a = to_numpy(X, name)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_):
+        raise TypeError(f"{name}: expected a numeric array, got dtype {a.dtype}")
+    if a.ndim < 1 or a.shape[0] == 0:
+        raise ValueError(f"{name}: expected a non-empty batch of samples (N, ...), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: contains NaN or inf")
 
 
 def space_points(model: Any, X: Any, layer: Optional[str], name: str, *, device: Any = "cpu",
@@ -305,7 +318,9 @@ def rays(model: Any, X_train: Any, X_test: Any, y_test: Any = None, *, layer: Op
     t_max = check_t_max(t_max)
     tol = check_tol(tol)
     grid = check_grid(grid)
-    head = make_head(model, X_test, layer=layer, exact=exact, device=device, batch_size=batch_size)
+    check_inputs(X_test, "X_test")
+    check_inputs(X_train, "X_train")
+    head = make_head(model, X_test, layer=layer, exact=exact, device=device, batch_size=batch_size, name="X_test")
     Fte = space_points(model, X_test, layer, "X_test", device=device, d=head.d)
     y = _labels(y_test, len(Fte), "y_test")
     Ftr = None
