@@ -24,7 +24,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--data", default=None,
                    help="'digits', 'mnist', 'scale2d', or a .npy file of images (N, H, W) or (N, C, H, W); "
                         "default: the built-in target's own test images")
-    p.add_argument("--n-images", type=int, default=500, help="images measured (>= 2)")
+    p.add_argument("--n-images", type=int, default=None,
+                   help="images measured (>= 2; default 500, or 300 probe images for --study)")
     p.add_argument("--layers", default=None, help="comma-separated layer names (default: all leaves)")
     p.add_argument("--T", type=float, default=None, help="temperature (default: geometric mean of T range)")
     p.add_argument("--c", type=float, default=3.0, help="high-frequency cutoff (> 1)")
@@ -42,7 +43,93 @@ def register(sub: "argparse._SubParsersAction") -> None:
                         "(keeps spatial pooling, removes channel pooling)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="hullscope-stability", help="output folder")
+    g = p.add_argument_group(
+        "studies", "--study noise: the small ResNet and the LeNet-style CNN trained with additive input noise; "
+                   "--study architectures: the architecture zoo at several training-set sizes, R_f against test "
+                   "error. Each trained model is checkpointed in OUT/checkpoints; a rerun resumes. --data picks "
+                   "'mnist' (default) or 'digits'; --n-images is the number of probe images (default 300), "
+                   "--seeds the measurement seeds, --train-samples the noise study's training images, "
+                   "--train-epochs its epochs (default 3).")
+    g.add_argument("--study", choices=["noise", "architectures"], default=None,
+                   help="run a study instead of measuring one model")
+    g.add_argument("--architectures", default=None,
+                   help="comma-separated zoo names (default: noise: small_resnet,lenet; architectures: all of "
+                        "hullscope.stability.architectures.ARCHITECTURES)")
+    g.add_argument("--noise-levels", default="0,0.1,0.3,1.0",
+                   help="noise study: sigmas, the noise's RMS norm relative to the training images'")
+    g.add_argument("--train-seeds", default="0,1", help="noise study: training seeds")
+    g.add_argument("--train-sizes", default="2000,10000", help="architecture study: training-set sizes")
+    g.add_argument("--max-images", type=int, default=50000,
+                   help="architecture study: train until --target-accuracy or this many images seen")
+    g.add_argument("--target-accuracy", type=float, default=0.995,
+                   help="architecture study: training accuracy at which a net counts as converged")
+    g.add_argument("--n-test", type=int, default=10000, help="test images for the test error")
+    g.add_argument("--n-boot", type=int, default=10000, help="bootstrap resamples for the correlation interval")
+    g.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.set_defaults(func=run)
+
+
+def _floats(text: str, arg: str):
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{arg}: expected comma-separated numbers, got {text!r}") from None
+
+
+def _ints(text: str, arg: str):
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{arg}: expected comma-separated integers, got {text!r}") from None
+
+
+def run_study(args: argparse.Namespace) -> int:
+    """``hullscope stability --study noise|architectures``."""
+    import sys
+
+    from .._torch import require_torch
+    from .._validation import writable_dir
+    from . import studies
+
+    torch = require_torch()
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads: expected a positive number of threads, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    out = writable_dir(args.out, "--out")
+    data_name = args.data or "mnist"
+    if data_name not in ("mnist", "digits"):
+        raise ValueError(f"--data: a study trains on 'mnist' or 'digits', got {data_name!r}")
+    n_probe = 300 if args.n_images is None else args.n_images
+    seeds = _ints(args.seeds, "--seeds")
+    archs = None if args.architectures is None else [a.strip() for a in args.architectures.split(",") if a.strip()]
+    command = ["hullscope"] + sys.argv[1:]
+    kw = dict(n_probe=n_probe, c=args.c, T=args.T, seeds=seeds, out=out, device=args.device, progress=True,
+              command=command)
+    if args.n_test < 2:
+        raise ValueError(f"--n-test: expected at least 2 test images, got {args.n_test}")
+    if args.study == "noise":
+        n_train = args.train_samples
+        if n_train < 2:
+            raise ValueError(f"--train-samples: expected at least 2 training images, got {n_train}")
+        data = studies.load_study_data(data_name, n_train=n_train, n_test=args.n_test)
+        st = studies.noise_study(data, architectures=archs or studies.DEFAULT_NOISE_ARCHITECTURES,
+                                 sigmas=_floats(args.noise_levels, "--noise-levels"),
+                                 train_seeds=_ints(args.train_seeds, "--train-seeds"), n_train=min(n_train, len(data.y_train)),
+                                 epochs=3 if args.train_epochs is None else args.train_epochs, **kw)
+        files = studies.write_noise_outputs(st, out)
+        print(studies.noise_report(st))
+    else:
+        sizes = _ints(args.train_sizes, "--train-sizes")
+        if not sizes:
+            raise ValueError("--train-sizes: expected at least one training-set size")
+        data = studies.load_study_data(data_name, n_train=max(sizes), n_test=args.n_test)
+        st = studies.architecture_study(data, architectures=archs, train_sizes=sizes, max_images=args.max_images,
+                                        target_train_accuracy=args.target_accuracy, n_boot=args.n_boot, **kw)
+        files = studies.write_architecture_outputs(st, out)
+        print(studies.architecture_report(st))
+    print(f"\nwrote {', '.join(str(f) for f in files)}")
+    return 0
 
 
 def _images(name: str, n: int):
@@ -72,7 +159,11 @@ def run(args: argparse.Namespace) -> int:
     from .observables import stability
     from .scale_task import move_active_pixels
 
+    if args.study is not None:
+        return run_study(args)
     torch = require_torch()
+    if args.n_images is None:
+        args.n_images = 500
     if args.n_images < 2:
         raise ValueError(f"--n-images: need at least 2 images, got {args.n_images}")
     out = writable_dir(args.out, "--out")

@@ -39,7 +39,8 @@ from .stats import SpearmanResult, bootstrap_spearman, dumps, strict_json
 __all__ = ["StudyData", "noise_scale", "check_sigma", "add_input_noise", "train_model", "Checkpoints",
            "noise_study", "architecture_study", "NoiseStudy", "ArchitectureStudy", "load_study_data",
            "provenance", "DEFAULT_SIGMAS", "DEFAULT_NOISE_ARCHITECTURES", "write_noise_outputs",
-           "write_architecture_outputs", "plot_scatter", "plot_R_bars", "epochs_for", "fingerprint"]
+           "write_architecture_outputs", "plot_scatter", "plot_R_bars", "epochs_for", "fingerprint",
+           "noise_report", "architecture_report"]
 
 DEFAULT_SIGMAS = (0.0, 0.1, 0.3, 1.0)
 DEFAULT_NOISE_ARCHITECTURES = ("small_resnet", "lenet")
@@ -879,3 +880,86 @@ def _html_page(title: str, prov: Dict[str, Any], body: str, figs: List[Path], no
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
             f"<h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>{body}{imgs}"
             f"<h2>Provenance</h2><pre>{html.escape(dumps(prov))}</pre></body></html>")
+
+
+# ---- text reports -------------------------------------------------------------------------------
+
+def _g(v: Any, width: int = 9, prec: int = 3) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return f"{'n/a':>{width}}"
+    if isinstance(v, bool):
+        return f"{'yes' if v else 'no':>{width}}"
+    return f"{v:>{width}.{prec}g}"
+
+
+def noise_report(study: NoiseStudy) -> str:
+    """The noise study as a plain-text table, with what holds."""
+    cfg = study.config
+    lines = [f"noise-augmented training: {cfg['data']} {cfg['image_side']}x{cfg['image_side']}, "
+             f"{cfg['n_train']} training images, {cfg['epochs']} epochs, training seeds {cfg['train_seeds']}, "
+             f"{cfg['n_probe']} probe images, measurement seeds {cfg['measure']['seeds']}",
+             f"sigma: noise RMS norm / image RMS norm (per-pixel std = sigma x {cfg['noise_pixel_std_per_sigma']:.4f})",
+             "values: mean over training seeds; D, G at the input, the last hidden layer (hid) and the output (out)",
+             f"{'architecture':<14}{'sigma':>6}{'test acc':>9}{'D in':>9}{'D hid':>9}{'D out':>9}{'G hid':>9}"
+             f"{'G out':>9}{'R out 0':>9}{'R out T':>9}  D falls  G rises  R falls"]
+    for r in study.table:
+        lines.append(f"{r['architecture']:<14}{r['sigma']:>6g}{_g(r['test_accuracy'], 9, 4)}{_g(r['D_input_trained'])}"
+                     f"{_g(r['D_hidden_trained'])}{_g(r['D_output_trained'])}{_g(r['G_hidden_trained'])}"
+                     f"{_g(r['G_output_trained'])}{_g(r['R_output_init'])}{_g(r['R_output_trained'])}"
+                     f"  {'yes' if r['D_falls_with_depth'] else 'no':>7}  {'yes' if r['G_rises_with_depth'] else 'no':>7}"
+                     f"  {r['R_output_falls_seeds']:>7}")
+    lines.append("(R out 0: at initialisation, BatchNorm on batch statistics; R out T: trained. 'R falls' counts "
+                 f"training seeds where R_f at the output fell by more than {FALL_SIGMAS:g} seed spreads.)")
+    for a in cfg["architectures"]:
+        rows = [r for r in study.table if r["architecture"] == a]
+        ok = [f"{r['sigma']:g}" for r in rows if r["D_falls_with_depth"] and r["G_rises_with_depth"]
+              and r["R_output_falls_with_training"]]
+        bad = [f"{r['sigma']:g}" for r in rows if f"{r['sigma']:g}" not in ok]
+        lines.append(f"{a}: the picture (D falls, G rises with depth; R_f at the output falls with training) holds "
+                     f"at sigma = {', '.join(ok) or 'none'}" + (f"; not at sigma = {', '.join(bad)}" if bad else ""))
+    c = study.counts
+    lines.append(f"models: {len(study.records)} ({c['trained']} trained now, {c['resumed_records']} resumed from "
+                 f"checkpoints, {c['resumed_weights']} from saved weights)")
+    return "\n".join(lines)
+
+
+def architecture_report(study: ArchitectureStudy) -> str:
+    """The architecture study as plain-text tables, the correlations and where R_f falls."""
+    cfg = study.config
+    lines = [f"architectures: {cfg['data']} {cfg['image_side']}x{cfg['image_side']}, training sizes "
+             f"{cfg['train_sizes']}, train until {100 * cfg['target_train_accuracy']:g}% training accuracy or "
+             f"{cfg['max_images']} images seen, {cfg['n_probe']} probe images, test error on {cfg['n_test']} images",
+             f"{'architecture':<18}{'n':>6}{'ep':>4}{'conv':>5}{'test err':>9}{'R out 0':>9}{'R out T':>9}"
+             f"{'R out sh':>9}{'R hid 0':>9}{'R hid T':>9}{'R hid sh':>9}{'spatial':>9}{'channel':>9}  falls"]
+    for r in study.table:
+        lines.append(f"{r['architecture']:<18}{r['n_train']:>6}{r['epochs']:>4}{'yes' if r['converged'] else 'no':>5}"
+                     f"{_g(r['test_error'], 9, 3)}{_g(r['R_output_init'])}{_g(r['R_output_trained'])}"
+                     f"{_g(r['R_output_shuffled'])}{_g(r['R_hidden_init'])}{_g(r['R_hidden_trained'])}"
+                     f"{_g(r['R_hidden_shuffled'])}{_g(r['spatial_output'])}{_g(r['channel_output'])}"
+                     f"  {'yes' if r['R_output_falls'] else 'no'}")
+    lines.append("(0: initialisation, BatchNorm on batch statistics; T: trained; sh: trained, conv channels shuffled. "
+                 "spatial = R out 0 / R out sh, channel = R out sh / R out T: a factor < 1 is stability that "
+                 "part brings.)")
+    lines.append("Spearman rho between R_f of the trained nets and test error (percentile bootstrap "
+                 f"{cfg['n_boot']} resamples, 95%):")
+    for k, v in study.correlations.items():
+        if v.get("rho") is None:
+            lines.append(f"  {k:<14} n/a: {v.get('reason')}")
+        else:
+            lines.append(f"  {k:<14} rho = {v['rho']:+.3f}  [{v['low']:+.3f}, {v['high']:+.3f}]  (n = {v['n']})")
+    for tag, name in (("output", "at the output"), ("hidden", "at the last hidden layer")):
+        falls = sorted({f"{r['architecture']}" for r in study.table if r[f"R_{tag}_falls"]})
+        every = [a for a in cfg["architectures"]
+                 if all(r[f"R_{tag}_falls"] for r in study.table if r["architecture"] == a)]
+        never = [a for a in cfg["architectures"]
+                 if not any(r[f"R_{tag}_falls"] for r in study.table if r["architecture"] == a)]
+        lines.append(f"R_f {name} falls with training at every size for: {', '.join(every) or 'none'}; "
+                     f"at no size for: {', '.join(never) or 'none'}"
+                     + (f"; at some sizes for: {', '.join(a for a in falls if a not in every)}"
+                        if set(falls) - set(every) else ""))
+    below = sorted({r["architecture"] for r in study.table if r["R_output_init"] < 1.0})
+    lines.append(f"R_f at the output below 1 at initialisation: {', '.join(below) or 'none'}")
+    c = study.counts
+    lines.append(f"models: {len(study.records)} ({c['trained']} trained now, {c['resumed_records']} resumed from "
+                 f"checkpoints, {c['resumed_weights']} from saved weights)")
+    return "\n".join(lines)
