@@ -217,7 +217,8 @@ def test_architecture_study_resumes_without_training(tmp_path, monkeypatch):
     # the spatial x channel split multiplies back to the change with training; fc has no conv: no split
     for a in ("lenet", "cnn_strided_bn"):
         assert row[a]["spatial_output"] * row[a]["channel_output"] == pytest.approx(
-            row[a]["R_output_init"] / row[a]["R_output_trained"])
+            row[a]["R_output_trained"] / row[a]["R_output_init"])
+        assert row[a]["spatial_output"] == pytest.approx(row[a]["R_output_shuffled"] / row[a]["R_output_init"])
     assert row["fc"]["R_output_shuffled"] is None and row["fc"]["spatial_output"] is None
 
     def boom(*a, **k):

@@ -630,9 +630,10 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
     (BatchNorm on batch statistics), trained, and for a channel-shuffled copy of the trained net
     (conv nets only; BatchNorm on batch statistics, the running ones describing the unshuffled net).
 
-    The split of the stability training brings: ``spatial = R_init / R_shuffled`` (what survives when
-    the learnt channel combination is destroyed) and ``channel = R_shuffled / R_trained``, so that
-    ``R_init / R_trained = spatial * channel``.
+    The split of what training does to R_f: ``spatial = R_shuffled / R_init`` (the learnt spatial
+    profiles, with the learnt channel combination destroyed) and ``channel = R_trained / R_shuffled``
+    (the learnt channel combination), so that ``R_trained / R_init = spatial * channel``; a factor
+    below 1 means that part makes the net more stable to diffeomorphisms relative to noise.
 
     Raises ValueError for an unknown architecture, fewer than 3 models in all (no correlation), or
     bad sizes.
@@ -719,8 +720,8 @@ def _arch_table(study: ArchitectureStudy) -> List[Dict[str, Any]]:
                 if state == "trained":
                     row[f"D_{tag}_{state}"], row[f"G_{tag}_{state}"] = s["D"], s["G"]
             if "shuffled" in res:
-                row[f"spatial_{tag}"] = row[f"R_{tag}_init"] / row[f"R_{tag}_shuffled"]
-                row[f"channel_{tag}"] = row[f"R_{tag}_shuffled"] / row[f"R_{tag}_trained"]
+                row[f"spatial_{tag}"] = row[f"R_{tag}_shuffled"] / row[f"R_{tag}_init"]
+                row[f"channel_{tag}"] = row[f"R_{tag}_trained"] / row[f"R_{tag}_shuffled"]
             else:
                 row[f"spatial_{tag}"] = row[f"channel_{tag}"] = None
         if "shuffled_running_bn" in res:
@@ -938,8 +939,8 @@ def architecture_report(study: ArchitectureStudy) -> str:
                      f"{_g(r['R_hidden_shuffled'])}{_g(r['spatial_output'])}{_g(r['channel_output'])}"
                      f"  {'yes' if r['R_output_falls'] else 'no'}")
     lines.append("(0: initialisation, BatchNorm on batch statistics; T: trained; sh: trained, conv channels shuffled. "
-                 "spatial = R out 0 / R out sh, channel = R out sh / R out T: a factor < 1 is stability that "
-                 "part brings.)")
+                 "spatial = R out sh / R out 0, channel = R out T / R out sh, spatial x channel = R out T / R out 0: "
+                 "a factor < 1 is stability that part brings.)")
     lines.append("Spearman rho between R_f of the trained nets and test error (percentile bootstrap "
                  f"{cfg['n_boot']} resamples, 95%):")
     for k, v in study.correlations.items():
