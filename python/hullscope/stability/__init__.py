@@ -4,6 +4,9 @@
 * :mod:`.observables`: D_f, G_f, R_f for any torch model, per layer, mean and medians, over seeds;
 * :mod:`.scale_task`: the scale-detection task, its local deformation and CNNs with and without stride;
 * :mod:`.idealized`: the averaging + ReLU network and its power laws;
+* :mod:`.architectures`: a zoo of small classifiers (FC, LeNet-style, strided/unstrided, GAP, ResNet, +-BatchNorm);
+* :mod:`.studies`: noise-augmented training and the architecture study (checkpointed, resumable);
+* :mod:`.stats`: Spearman correlation with a bootstrap interval, strict JSON;
 * :mod:`.cli`: the ``hullscope stability`` command.
 """
 from .diffeo import (apply_fields, apply_fields_1d, deform, deform_1d, jacobian_determinant, noise_like,

@@ -764,6 +764,7 @@ def write_noise_outputs(study: NoiseStudy, out: Any) -> List[Path]:
         p = out / f"noise_{a}.png"
         fig = plot_states(study.states(a), str(p))
         fig.suptitle(f"{a}: trained with input noise (spread over training and measurement seeds)", fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.97))
         fig.savefig(p, dpi=120)
         figs.append(p)
     files += figs
