@@ -588,7 +588,8 @@ class ArchitectureStudy:
 
     ``table``: one row per (architecture, training-set size). ``correlations``: Spearman's rho between
     R_f of the trained nets and their test error, at the output and at the last hidden layer, over all
-    models and within each training-set size (where at least 3 models), with bootstrap intervals.
+    models, within each training-set size, and over the converged models only (when some did not reach
+    the target training accuracy), with bootstrap intervals (or the reason there is none).
     """
     records: List[Dict[str, Any]]
     config: Dict[str, Any]
@@ -738,6 +739,9 @@ def _correlations(table: List[Dict[str, Any]], sizes: Sequence[int], n_boot: int
     groups: List[Tuple[str, List[Dict[str, Any]]]] = [("all", table)]
     if len(sizes) > 1:
         groups += [(f"n{n}", [r for r in table if r["n_train"] == n]) for n in sizes]
+    conv = [r for r in table if r["converged"]]
+    if 0 < len(conv) < len(table):
+        groups.append(("converged", conv))
     for tag in ("output", "hidden"):
         for g, rows in groups:
             key = f"{tag}_{g}"
