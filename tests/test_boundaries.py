@@ -204,7 +204,7 @@ def test_attack_on_a_cnn_verifies_and_a_tampered_result_does_not():
     from hullscope.models import small_cnn, split_digits_images, train_classifier
 
     Xtr, ytr, Xte, _ = split_digits_images()
-    net = train_classifier(small_cnn(width=8, hidden=16), Xtr[:400], ytr[:400], epochs=3, seed=0)
+    net = train_classifier(small_cnn(width=8, hidden=16), Xtr[:300], ytr[:300], epochs=2, seed=0)
     X = Xte[:12]
     r = min_flip(net, X, pixel_range=(0, 1), max_iter=30)
     assert r.verify() and r.found.sum() >= 10 and r.perturbed.shape == X.shape

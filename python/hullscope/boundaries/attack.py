@@ -162,7 +162,7 @@ def _grads(module32: Any, x: Any, c: Any):
     return (z - zc[:, None]).detach(), torch.stack(G, 1).detach()
 
 
-def _first_exit(m64: Any, x0: np.ndarray, delta: np.ndarray, c0: np.ndarray, tol: float, n_grid: int = 16):
+def _first_exit(m64: Any, x0: np.ndarray, delta: np.ndarray, c0: np.ndarray, tol: float, n_grid: int = 8):
     """For each row, the smallest s in (0, 1] (grid then bisection) where x0 + s delta leaves class c0.
 
     Returns (lo, hi, ok): x0 + lo delta has class c0, x0 + hi delta does not, hi - lo <= tol * hi.
@@ -171,14 +171,18 @@ def _first_exit(m64: Any, x0: np.ndarray, delta: np.ndarray, c0: np.ndarray, tol
     n = len(x0)
     shape = x0.shape[1:]
     flat0, flatd = x0.reshape(n, -1), delta.reshape(n, -1)
-    ss = np.linspace(0.0, 1.0, n_grid + 1)[1:]
-    pts = (flat0[:, None, :] + ss[None, :, None] * flatd[:, None, :]).reshape((-1,) + shape)
-    cls = _classes(m64, pts).reshape(n, n_grid)
-    leave = cls != c0[:, None]
-    ok = leave.any(axis=1)
-    j = np.argmax(leave, axis=1)
-    hi = np.where(ok, ss[j], 1.0)
-    lo = np.where(ok, np.where(j > 0, ss[np.maximum(j - 1, 0)], 0.0), 1.0)
+    if n_grid > 0:
+        ss = np.linspace(0.0, 1.0, n_grid + 1)[1:]
+        pts = (flat0[:, None, :] + ss[None, :, None] * flatd[:, None, :]).reshape((-1,) + shape)
+        cls = _classes(m64, pts).reshape(n, n_grid)
+        leave = cls != c0[:, None]
+        ok = leave.any(axis=1)
+        j = np.argmax(leave, axis=1)
+        hi = np.where(ok, ss[j], 1.0)
+        lo = np.where(ok, np.where(j > 0, ss[np.maximum(j - 1, 0)], 0.0), 1.0)
+    else:  # the caller knows the bracket already: s in [lo0, 1], passed as x0 = near end
+        ok = np.ones(n, bool)
+        lo, hi = np.zeros(n), np.ones(n)
     act = np.flatnonzero(ok)
     while act.size:
         act = act[hi[act] - lo[act] > tol * hi[act]]
@@ -268,10 +272,12 @@ def min_flip(model: Any, X: Any, *, pixel_range: Any = (0.0, 1.0), max_iter: int
     def clip(v):
         return np.clip(v, lo_px, hi_px)
 
+    coarse = max(tol, 1e-3)
+
     def consider(rows, cand):
-        """Line-search + bisect x0 -> cand for these rows; keep the shorter flips."""
+        """Line-search + bisect x0 -> cand for these rows (to a coarse tolerance); keep the shorter flips."""
         delta = cand - Xa[rows]
-        lo, hi, ok = _first_exit(m64, Xa[rows], delta, c0[rows], tol)
+        lo, hi, ok = _first_exit(m64, Xa[rows], delta, c0[rows], coarse)
         nd = np.linalg.norm(delta.reshape(len(rows), -1), axis=1)
         dist = hi * nd
         better = ok & (dist < best[rows])
@@ -347,6 +353,31 @@ def min_flip(model: Any, X: Any, *, pixel_range: Any = (0.0, 1.0), max_iter: int
                 improved = consider(act[keep], trial[keep])
                 if not improved.any():
                     break
+            # final bisection of the kept bracket [inner, pert] to tol relative to the distance
+            fin = rows[np.isfinite(best[rows])]
+            if fin.size and coarse > tol:
+                gap = (pert[fin] - inner[fin]).reshape(len(fin), -1)
+                dist0 = np.linalg.norm((inner[fin] - Xa[fin]).reshape(len(fin), -1), axis=1)
+                # bisect s in [0, 1] on inner + s (pert - inner); stop when the gap is tol x the distance
+                rel = tol * np.maximum(dist0, 1e-300) / np.maximum(np.linalg.norm(gap, axis=1), 1e-300)
+                lo_s, hi_s = np.zeros(len(fin)), np.ones(len(fin))
+                act = np.flatnonzero(hi_s - lo_s > rel)
+                while act.size:
+                    mid = 0.5 * (lo_s[act] + hi_s[act])
+                    stuck = (mid <= lo_s[act]) | (mid >= hi_s[act])
+                    act, mid = act[~stuck], mid[~stuck]
+                    if act.size == 0:
+                        break
+                    pts = inner[fin[act]] + mid.reshape((-1,) + (1,) * len(shape)) * (pert[fin[act]] - inner[fin[act]])
+                    same = _classes(m64, pts) == c0[fin[act]]
+                    lo_s[act[same]] = mid[same]
+                    hi_s[act[~same]] = mid[~same]
+                    act = act[hi_s[act] - lo_s[act] > rel[act]]
+                g = gap.reshape(inner[fin].shape)
+                new_in = inner[fin] + lo_s.reshape((-1,) + (1,) * len(shape)) * g
+                new_pt = inner[fin] + hi_s.reshape((-1,) + (1,) * len(shape)) * g
+                inner[fin], pert[fin] = new_in, new_pt
+                best[fin] = np.linalg.norm((pert[fin] - Xa[fin]).reshape(len(fin), -1), axis=1)
             bar.update(len(rows))
     found = np.isfinite(best)
     flipped_to = np.full(N, -1, np.int64)

@@ -133,7 +133,16 @@ def run_boundaries(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray
 
     d = writable_dir(out, "--out")
     t_all = time.perf_counter()
-    report: Dict[str, Any] = {"provenance": meta or {}, "steps": {}, "rays": {}, "scale_certified": None,
+    import torch
+
+    from .. import __version__
+
+    prov = {"hullscope": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "n_train": int(len(Xtr)), "n_test": int(len(Xte)), "seed": seed, "threads": threads,
+            "t_max": t_max, "grid": grid, "tol": tol, "pairs": pairs, "pixel_range": list(pixel_range)}
+    prov.update(meta or {})
+    report: Dict[str, Any] = {"provenance": prov, "steps": {}, "rays": {}, "scale_certified": None,
                               "pixel_vs_feature": None, "morph": {}, "verified": {}}
     steps = report["steps"]
 

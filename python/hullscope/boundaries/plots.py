@@ -108,22 +108,28 @@ def plot_morph_strips(result: Any, images_a: np.ndarray, images_b: np.ndarray, p
                       pairs: int = 6, frames: int = 9):
     """Images along the pixel morph path of the first ``pairs`` pairs, each labelled with the model's
     class (red: a class that is neither endpoint's)."""
-    M = min(pairs, len(result))
+    same = np.flatnonzero(result.same_class)
+    diff = np.flatnonzero(~result.same_class)
+    half = min(len(diff), max(pairs // 2, pairs - len(same)))
+    show = np.concatenate([same[:pairs - half], diff[:half]]).astype(int)  # both kinds of pairs
+    M = len(show)
     fig, axes = subplots(max(M, 1), frames, figsize=(1.15 * frames, 1.3 * max(M, 1)))
     ss = np.linspace(0.0, 1.0, frames)
-    for i in range(M):
+    for row, i in enumerate(show):
         a = np.asarray(images_a[i], float)
         b = np.asarray(images_b[i], float)
         pts = np.stack([(1 - s) * a + s * b for s in ss])
         cls = result.head.classes(pts.reshape(frames, -1))
         img = pts.reshape((frames,) + a.shape)
         for j in range(frames):
-            ax = axes[i, j]
+            ax = axes[row, j]
             im = img[j]
             im = im[0] if im.ndim == 3 and im.shape[0] == 1 else im
             ax.imshow(im, cmap="gray_r")
             amb = cls[j] not in (result.class_a[i], result.class_b[i])
-            ax.set_title(f"{cls[j]}", fontsize=8, color="tab:red" if amb else "k")
+            kind = "same" if result.same_class[i] else "diff."
+            ax.set_title(f"{cls[j]}" if 0 < j < frames - 1 else f"{cls[j]} ({kind})", fontsize=8,
+                         color="tab:red" if amb else "k")
             ax.axis("off")
     fig.suptitle("pixel-space morphs (s = 0 ... 1), labelled with the predicted class", fontsize=9)
     fig.tight_layout()
