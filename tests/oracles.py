@@ -85,3 +85,50 @@ def qp_distance(X: np.ndarray, q: np.ndarray) -> float:
     lam = np.clip(np.asarray(h.getSolution().col_value), 0, None)
     lam /= lam.sum()
     return float(np.linalg.norm(Y.T @ lam))
+
+
+def region_qp(R, h, f0, n_eq=0):
+    """min 1/2 ||f - f0||^2 s.t. R f <= h (first n_eq rows equal), by HiGHS."""
+    import highspy
+
+    m, d = R.shape
+    hs = highspy.Highs()
+    hs.setOptionValue("output_flag", False)
+    inf = highspy.kHighsInf
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = d, m
+    lp.col_cost_ = -f0
+    lp.col_lower_ = np.full(d, -inf)
+    lp.col_upper_ = np.full(d, inf)
+    lower = np.full(m, -inf)
+    lower[:n_eq] = h[:n_eq]
+    lp.row_lower_, lp.row_upper_ = lower, h.astype(float)
+    Rc = R.T.copy()  # column-wise
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.arange(0, m * d + 1, m, dtype=np.int32)
+    lp.a_matrix_.index_ = np.tile(np.arange(m, dtype=np.int32), d)
+    lp.a_matrix_.value_ = Rc.ravel()
+    hs.passModel(lp)
+    hess = highspy.HighsHessian()
+    hess.dim_ = d
+    hess.format_ = highspy.HessianFormat.kTriangular
+    hess.start_ = np.arange(d + 1, dtype=np.int32)
+    hess.index_ = np.arange(d, dtype=np.int32)
+    hess.value_ = np.ones(d)
+    hs.passHessian(hess)
+    hs.run()
+    if hs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"HiGHS QP did not solve: {hs.getModelStatus()}")
+    f = np.asarray(hs.getSolution().col_value)
+    return np.linalg.norm(f - f0)
+
+
+def box_rows(reg):
+    """The box domain of a LinearRegions as rows: f_i <= hi_i and -f_i <= -lo_i (finite bounds only)."""
+    rows, rhs = [], []
+    for i in range(reg.d):
+        if np.isfinite(reg.hi[i]):
+            e = np.zeros(reg.d); e[i] = 1; rows.append(e); rhs.append(reg.hi[i])
+        if np.isfinite(reg.lo[i]):
+            e = np.zeros(reg.d); e[i] = -1; rows.append(e); rhs.append(-reg.lo[i])
+    return np.array(rows).reshape(-1, reg.d), np.array(rhs)

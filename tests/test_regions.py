@@ -6,6 +6,8 @@ from scipy.optimize import linprog
 from hullscope import LinearRegions, _core
 from hullscope.regions.results import farkas_gap, lp_upper_bound
 
+from oracles import box_rows as _box_rows, region_qp as _qp_highs
+
 
 def _bounds(lo, hi):
     return [(None if np.isinf(a) else a, None if np.isinf(b) else b) for a, b in zip(lo, hi)]
@@ -146,14 +148,14 @@ def test_corrupted_certificates_fail_verification():
     reg = LinearRegions(W, b, domain=(-1, 1))
     ball = reg.chebyshev_ball(0)
     import dataclasses
-    with pytest.raises(AssertionError):
-        dataclasses.replace(ball, radius=ball.radius * 1.01).verify()
-    with pytest.raises(AssertionError):
-        dataclasses.replace(ball, radius=ball.radius * 0.9).verify()   # no longer optimal
+    assert not dataclasses.replace(ball, radius=ball.radius * 1.01).verify()
+    assert not dataclasses.replace(ball, radius=ball.radius * 0.9).verify()   # no longer optimal
     adj = reg.adjacency()
     assert len(adj.points) > 0
+    bad = dataclasses.replace(adj, points=adj.points + 0.05).verify()
+    assert not bad and bad.failures
     with pytest.raises(AssertionError):
-        dataclasses.replace(adj, points=adj.points + 0.05).verify()
+        bad.raise_if_failed()
 
 
 # ---------------------------------------------------------------------------------------------------- facets
@@ -310,51 +312,6 @@ def test_brute_force_grid_3d_membership_adjacency_segments():
 
 
 # ---------------------------------------------------------------------------------------------------- QPs
-def _qp_highs(R, h, f0, n_eq=0):
-    """min 1/2 ||f - f0||^2 s.t. R f <= h (first n_eq rows equal), by HiGHS."""
-    import highspy
-
-    m, d = R.shape
-    hs = highspy.Highs()
-    hs.setOptionValue("output_flag", False)
-    inf = highspy.kHighsInf
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = d, m
-    lp.col_cost_ = -f0
-    lp.col_lower_ = np.full(d, -inf)
-    lp.col_upper_ = np.full(d, inf)
-    lower = np.full(m, -inf)
-    lower[:n_eq] = h[:n_eq]
-    lp.row_lower_, lp.row_upper_ = lower, h.astype(float)
-    Rc = R.T.copy()  # column-wise
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.arange(0, m * d + 1, m, dtype=np.int32)
-    lp.a_matrix_.index_ = np.tile(np.arange(m, dtype=np.int32), d)
-    lp.a_matrix_.value_ = Rc.ravel()
-    hs.passModel(lp)
-    hess = highspy.HighsHessian()
-    hess.dim_ = d
-    hess.format_ = highspy.HessianFormat.kTriangular
-    hess.start_ = np.arange(d + 1, dtype=np.int32)
-    hess.index_ = np.arange(d, dtype=np.int32)
-    hess.value_ = np.ones(d)
-    hs.passHessian(hess)
-    hs.run()
-    assert hs.getModelStatus() == highspy.HighsModelStatus.kOptimal
-    f = np.asarray(hs.getSolution().col_value)
-    return np.linalg.norm(f - f0)
-
-
-def _box_rows(reg):
-    rows, rhs = [], []
-    for i in range(reg.d):
-        if np.isfinite(reg.hi[i]):
-            e = np.zeros(reg.d); e[i] = 1; rows.append(e); rhs.append(reg.hi[i])
-        if np.isfinite(reg.lo[i]):
-            e = np.zeros(reg.d); e[i] = -1; rows.append(e); rhs.append(-reg.lo[i])
-    return np.array(rows).reshape(-1, reg.d), np.array(rhs)
-
-
 @pytest.mark.parametrize("K,d,dom", [(3, 2, "box"), (10, 16, "box"), (10, 16, "none"), (8, 5, "orthant")])
 def test_distance_to_class_and_flip_point_match_highs_qp(K, d, dom):
     W, b = _model(K, d, seed=K + 3 * d)

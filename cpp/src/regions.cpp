@@ -281,9 +281,13 @@ FacetResult facets(const RegionModel& M, Index c, const ChebyshevResult& cheb, c
     return out;
 }
 
-ProjectionResult project_polyhedron(const Eigen::Ref<const Eigen::MatrixXd>& R, const Eigen::Ref<const Eigen::VectorXd>& h,
-                                    Index n_eq, const Eigen::Ref<const Eigen::VectorXd>& f0, double tol,
-                                    Index max_iterations) {
+namespace {
+
+// Lawson-Hanson on the dual of min 1/2 |f - f0|^2 s.t. R f <= h: fast, but an active set that
+// becomes rank-deficient can leave its rows violated (the caller checks the KKT conditions).
+ProjectionResult project_dual(const Eigen::Ref<const Eigen::MatrixXd>& R, const Eigen::Ref<const Eigen::VectorXd>& h,
+                              Index n_eq, const Eigen::Ref<const Eigen::VectorXd>& f0, double tol,
+                              Index max_iterations) {
     const Index rows = R.rows(), d = R.cols();
     ProjectionResult out;
     Eigen::VectorXd rn(rows);
@@ -380,9 +384,138 @@ ProjectionResult project_polyhedron(const Eigen::Ref<const Eigen::MatrixXd>& R, 
     return out;
 }
 
+// The KKT conditions of the projection, checked on every row: f feasible (equalities within tol),
+// y >= 0 on inequality rows, f = f0 - R^T y, and complementary slackness.
+bool projection_kkt(const Eigen::Ref<const Eigen::MatrixXd>& R, const Eigen::Ref<const Eigen::VectorXd>& h, Index n_eq,
+                    const Eigen::Ref<const Eigen::VectorXd>& f0, const ProjectionResult& pr, double tol) {
+    const Index rows = R.rows();
+    if (!pr.f.allFinite() || !pr.y.allFinite()) return false;
+    const Eigen::VectorXd viol = R * pr.f - h;
+    for (Index i = 0; i < rows; ++i) {
+        const double rn = std::max(R.row(i).norm(), 1e-300);
+        if (i < n_eq ? std::abs(viol[i]) > tol * rn : viol[i] > tol * rn) return false;
+        if (i >= n_eq && pr.y[i] < 0) return false;
+        if (i >= n_eq && pr.y[i] > 0 && viol[i] < -tol * rn * 1e3) return false;
+    }
+    const Eigen::VectorXd stat = pr.f - f0 + R.transpose() * pr.y;
+    return stat.norm() <= tol * (1.0 + f0.norm()) * 1e3;
+}
+
+// Primal active-set method (working rows kept linearly independent: a blocking row is never in the
+// span of the working rows), started from a feasible point found by the LP engine. Slower than the
+// dual method but robust to the degenerate arrangements where that one stalls.
+ProjectionResult project_primal(const Eigen::Ref<const Eigen::MatrixXd>& R, const Eigen::Ref<const Eigen::VectorXd>& h,
+                                Index n_eq, const Eigen::Ref<const Eigen::VectorXd>& f0, double tol,
+                                Index max_iterations) {
+    const Index rows = R.rows(), d = R.cols();
+    ProjectionResult out;
+    out.y = Eigen::VectorXd::Zero(rows);
+    out.f = f0;
+    // Feasible start: {R f <= h, -R_eq f <= -h_eq}.
+    Eigen::MatrixXd A(rows + n_eq, d);
+    Eigen::VectorXd b(rows + n_eq);
+    A.topRows(rows) = R;
+    b.head(rows) = h;
+    for (Index i = 0; i < n_eq; ++i) {
+        A.row(rows + i) = -R.row(i);
+        b[rows + i] = -h[i];
+    }
+    const Eigen::VectorXd inf = Eigen::VectorXd::Constant(d, std::numeric_limits<double>::infinity());
+    // Start from f0 clipped by the LP's phase 1 (the objective pulls nowhere: c = 0).
+    const LPResult lp = solve_lp(A, b, Eigen::VectorXd::Zero(d), -inf, inf, nullptr, LPOptions());
+    if (lp.status != LP_OPTIMAL) {
+        out.distance = out.lower = kInf;
+        return out;
+    }
+    Eigen::VectorXd x = lp.x;
+    std::vector<Index> W;
+    for (Index i = 0; i < n_eq; ++i) W.push_back(i);
+    std::vector<char> inW(rows, 0);
+    for (Index i : W) inW[i] = 1;
+    const double scale = 1.0 + f0.cwiseAbs().maxCoeff() + x.cwiseAbs().maxCoeff();
+    const Index max_it = max_iterations > 0 ? max_iterations : 50 * (rows + d) + 1000;
+    Eigen::VectorXd lam;
+    Index it = 0;
+    for (; it < max_it; ++it) {
+        const Eigen::VectorXd g = x - f0;
+        Eigen::VectorXd p;
+        const Index w = static_cast<Index>(W.size());
+        if (w == 0) {
+            p = -g;
+            lam.resize(0);
+        } else {
+            Eigen::MatrixXd AT(d, w);
+            for (Index a = 0; a < w; ++a) AT.col(a) = R.row(W[a]).transpose();
+            Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(AT);
+            lam = qr.solve(-g);
+            p = -g - AT * lam;
+        }
+        if (p.norm() <= 1e-13 * scale) {
+            // stationary on the working set: optimal when every inequality multiplier is >= 0
+            Index worst = -1;
+            double wl = -1e-14 * scale;
+            for (Index a = 0; a < w; ++a) {
+                if (W[a] < n_eq) continue;
+                if (lam[a] < wl || (lam[a] == wl && worst >= 0 && W[a] < W[worst])) {
+                    wl = lam[a];
+                    worst = a;
+                }
+            }
+            if (worst < 0) {
+                for (Index a = 0; a < w; ++a) out.y[W[a]] = W[a] < n_eq ? lam[a] : std::max(0.0, lam[a]);
+                out.converged = true;
+                break;
+            }
+            inW[W[worst]] = 0;
+            W.erase(W.begin() + worst);
+            continue;
+        }
+        double alpha = 1.0;
+        Index block = -1;
+        const Eigen::VectorXd Rp = R * p, Rx = R * x;
+        for (Index i = n_eq; i < rows; ++i) {
+            if (inW[i] || !(Rp[i] > 1e-14 * R.row(i).norm() * p.norm())) continue;
+            const double step = std::max(0.0, (h[i] - Rx[i]) / Rp[i]);
+            if (step < alpha || (step == alpha && block >= 0 && i < block)) {
+                alpha = step;
+                block = i;
+            }
+        }
+        x += alpha * p;
+        if (block >= 0) {
+            W.push_back(block);
+            inW[block] = 1;
+        }
+    }
+    out.iterations = it;
+    out.f = f0 - R.transpose() * out.y;
+    if (!out.converged || (out.f - x).norm() > 1e-9 * scale) out.f = x;  // keep the feasible iterate
+    out.distance = (out.f - f0).norm();
+    const double dual = -0.5 * (R.transpose() * out.y).squaredNorm() + out.y.dot(R * f0 - h);
+    out.lower = std::sqrt(std::max(0.0, 2.0 * dual));
+    (void)tol;
+    return out;
+}
+
+}  // namespace
+
+ProjectionResult project_polyhedron(const Eigen::Ref<const Eigen::MatrixXd>& R, const Eigen::Ref<const Eigen::VectorXd>& h,
+                                    Index n_eq, const Eigen::Ref<const Eigen::VectorXd>& f0, double tol,
+                                    Index max_iterations) {
+    ProjectionResult pr = project_dual(R, h, n_eq, f0, tol, max_iterations);
+    if (pr.converged && projection_kkt(R, h, n_eq, f0, pr, tol)) return pr;
+    ProjectionResult pp = project_primal(R, h, n_eq, f0, tol, max_iterations);
+    pp.iterations += pr.iterations;
+    pp.converged = pp.converged && projection_kkt(R, h, n_eq, f0, pp, tol);
+    if (pp.converged || !std::isfinite(pr.lower)) return pp;
+    // neither certified: report the feasible point with the better of the two lower bounds
+    pp.lower = std::max(pp.lower, std::min(pr.lower, pp.distance));
+    return pp;
+}
+
 double project_box_halfspace(const double* f0, const double* a, double t, const double* lo, const double* hi,
                              Index d, double* x) {
-    double g0 = 0.0, sup = 0.0, slope0 = 0.0;
+    double g0 = 0.0, sup = 0.0, slope0 = 0.0, mag = std::abs(t);
     struct Event {
         double mu;
         double dslope;
@@ -393,6 +526,7 @@ double project_box_halfspace(const double* f0, const double* a, double t, const 
         g0 += a[i] * xi;
         if (a[i] > 0) sup += a[i] * hi[i];
         else if (a[i] < 0) sup += a[i] * lo[i];
+        if (a[i] != 0) mag += std::abs(a[i] * (a[i] > 0 ? hi[i] : lo[i]));  // inf only when sup is inf
         if (a[i] == 0) continue;
         // Coordinate i moves (slope a_i^2 in g) for mu in [start, stop].
         double start, stop;
@@ -418,7 +552,11 @@ double project_box_halfspace(const double* f0, const double* a, double t, const 
         return std::sqrt(s);
     };
     if (g0 >= t) return finish(0.0);
-    if (!(sup >= t)) return kInf;
+    // Unreachable only when the box's supremum of a.x falls short of t by more than the rounding of
+    // the sum: then sup < t is a certificate that numpy re-checks. A supremum that only touches t
+    // (a tie at a corner of the box, e.g. both logits 0 at the origin) is reached below.
+    const double err = 4.0 * static_cast<double>(d + 2) * std::numeric_limits<double>::epsilon() * mag;
+    if (!(sup >= t - err)) return kInf;
     std::sort(ev.begin(), ev.end(), [](const Event& p, const Event& q) { return p.mu < q.mu; });
     double mu = 0.0, g = g0, slope = slope0;
     for (const Event& e : ev) {
@@ -427,7 +565,9 @@ double project_box_halfspace(const double* f0, const double* a, double t, const 
         mu = e.mu;
         slope += e.dslope;
     }
-    if (!(slope > 0)) return kInf;  // only possible when sup == t is reached in the limit
+    // Every moving coordinate is at its bound: x is the corner attaining the supremum, which reaches t
+    // (up to rounding, since sup >= t - err).
+    if (!(slope > 0)) return finish(mu);
     return finish(mu + (t - g) / slope);
 }
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from ._progress import progress_bar
 from ._validation import as_matrix, resolve_threads, to_numpy
+from ._verification import Verification
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +50,6 @@ _EPS = float(np.finfo(np.float64).eps)
 
 #: Status codes returned by the core, by index.
 STATUS_NAMES = np.array(["inside", "outside", "boundary", "unconverged"])
-
-
-@dataclass(frozen=True)
-class Verification:
-    """Outcome of re-checking certificates in plain numpy. Truthy when everything holds."""
-
-    ok: bool
-    checked: int
-    failures: Tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-    def raise_if_failed(self) -> None:
-        """Raise ``AssertionError`` listing the failed checks."""
-        if not self.ok:
-            raise AssertionError("certificate check failed:\n  " + "\n  ".join(self.failures[:20]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,8 +174,8 @@ class DistanceResult:
         (subset, minus the excluded row). The hull rows are read in blocks, never copied whole.
         """
         X, Q = self.X, self.Q
-        if not isinstance(max_failures, (int, np.integer)) or isinstance(max_failures, bool) or max_failures < 1:
-            raise ValueError(f"max_failures: expected a positive int, got {max_failures!r}")
+        if not isinstance(max_failures, (int, np.integer)) or isinstance(max_failures, bool) or max_failures < 0:
+            raise ValueError(f"max_failures: expected an int >= 0 (how many failures to list), got {max_failures!r}")
         o = self.origin.astype(np.float64)
         fails: List[str] = []
         allowed = None
@@ -213,9 +197,6 @@ class DistanceResult:
                     H[rows[:, None] == ex[None, :]] = -np.inf  # the excluded row is not in that hull
                 worst[planes] = np.maximum(worst[planes], H.max(axis=0))
         for i in range(len(self)):
-            if len(fails) >= max_failures:
-                fails.append("... (more failures not listed)")
-                break
             qc = Q[i].astype(np.float64) - o
             st = str(self.status[i])
             idx, w = self.support(i)
@@ -266,7 +247,10 @@ class DistanceResult:
                     fails.append(f"query {i}: margin {m:.3e} exceeds the distance {resid:.3e} (impossible)")
             elif st != "unconverged":
                 fails.append(f"query {i}: unknown status {st!r}")
-        return Verification(ok=not fails, checked=len(self), failures=tuple(fails))
+        listed = fails[:max_failures]
+        if len(fails) > len(listed):
+            listed.append(f"... ({len(fails) - len(listed)} more failures not listed)")
+        return Verification(ok=not fails, checked=len(self), failures=tuple(listed))
 
     # ---- assembling ---------------------------------------------------------------------------
     @classmethod

@@ -15,6 +15,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from .._verification import Checks, Verification
+
 from .._validation import as_matrix
 from .results import logit_tol, lp_upper_bound
 
@@ -50,22 +52,23 @@ class HullRegionMeeting:
     P: np.ndarray = field(repr=False)
     _model: object = field(repr=False, compare=False, default=None)
 
-    def verify(self, rtol: float = 1e-7) -> bool:
+    def verify(self, rtol: float = 1e-7) -> Verification:
+        ck = Checks()
         m = self._model
         A, g, _ = m.halfspaces(self.cls)
         nrm = np.linalg.norm(A, axis=1)
         tol = logit_tol(m, rtol)
         lam = self.weights
-        assert np.all(lam >= 0) and abs(lam.sum() - 1) <= 1e-9, "weights are not convex"
+        ck(np.all(lam >= 0) and abs(lam.sum() - 1) <= 1e-9, "weights are not convex")
         x = self.P.T @ lam
-        assert np.allclose(x, self.point, atol=tol), "point is not P.T @ weights"
+        ck(np.allclose(x, self.point, atol=tol), "point is not P.T @ weights")
         if self.meets:
-            assert np.all(A @ x - g <= tol * (1 + nrm)), "the hull point is not in the region"
-            return True
+            ck(np.all(A @ x - g <= tol * (1 + nrm)), "the hull point is not in the region")
+            return ck.done()
         M, c, lo, hi, rhs = _depth_lp(self.P, A, g, self.t_cap)
         bound = lp_upper_bound(c, M, rhs, self.y, lo, hi)
-        assert bound < -tol, f"dual bound {bound} does not prove the hull misses the region"
-        return True
+        ck(bound < -tol, f"dual bound {bound} does not prove the hull misses the region")
+        return ck.done()
 
 
 def _depth_lp(P: np.ndarray, A: np.ndarray, g: np.ndarray, t_cap: float):

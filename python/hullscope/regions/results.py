@@ -11,6 +11,8 @@ from typing import Optional
 
 import numpy as np
 
+from .._verification import Checks, Verification
+
 __all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "RadiusResult", "ProjectionResult", "Certification",
            "VolumeShare", "Segment", "lp_upper_bound", "farkas_gap"]
 
@@ -99,8 +101,9 @@ class ChebyshevBall:
     def nonempty(self) -> bool:
         return self.status in ("full", "flat", "unbounded")
 
-    def verify(self, rtol: float = 1e-7) -> bool:
-        """Check the certificate in numpy; raise ``AssertionError`` with the reason when it fails."""
+    def verify(self, rtol: float = 1e-7) -> Verification:
+        ck = Checks()
+        """Check the certificate in numpy; a :class:`~hullscope.Verification` (falsy, with reasons, when it fails)."""
         m = self._model
         W, b, lo, hi = m.W, m.b, m.lo, m.hi
         A, g = _rows(W, b, self.cls)
@@ -108,33 +111,33 @@ class ChebyshevBall:
         tol = rtol * m.scale
         if self.status == "empty":
             gap = farkas_gap(A, g, self.y, lo, hi)
-            assert gap > tol * max(1.0, float(np.abs(self.y).sum())), f"Farkas certificate fails (gap {gap})"
-            return True
+            ck(gap > tol * max(1.0, float(np.abs(self.y).sum())), f"Farkas certificate fails (gap {gap})")
+            return ck.done()
         free = getattr(m, "free", np.ones(len(self.center), dtype=bool))
         x, r = self.center[free], (0.0 if self.status == "unbounded" else self.radius)
         if self.status == "unbounded":
             # the reported centre carries a ball of positive radius: check it strictly inside
             slack = np.min(np.concatenate([(g - A @ x)[nrm > 0] / nrm[nrm > 0], x - lo, hi - x]))
-            assert slack > 0, "centre of an unbounded region is not interior"
-            return True
+            ck(slack > 0, "centre of an unbounded region is not interior")
+            return ck.done()
         viol = A @ x + nrm * r - g
-        assert np.all(viol <= tol * (1 + nrm)), f"ball leaves the region by {viol.max()}"
-        assert _in_box(x, lo + r, hi - r, tol), "ball leaves the box domain"
+        ck(np.all(viol <= tol * (1 + nrm)), f"ball leaves the region by {viol.max()}")
+        ck(_in_box(x, lo + r, hi - r, tol), "ball leaves the box domain")
         if self.status == "unconverged":
-            return True
+            return ck.done()
         # dual: y, p, q >= 0; A^T y + p - q = 0; sum ||a|| y + sum p + sum q >= 1; bound = radius
         y, p, q = self.y, self.p[free], self.q[free]
-        assert np.all(y >= 0) and np.all(p >= 0) and np.all(q >= 0), "negative multipliers"
-        assert np.all(p[~np.isfinite(hi)] == 0) and np.all(q[~np.isfinite(lo)] == 0), "multiplier on a missing bound"
+        ck(np.all(y >= 0) and np.all(p >= 0) and np.all(q >= 0), "negative multipliers")
+        ck(np.all(p[~np.isfinite(hi)] == 0) and np.all(q[~np.isfinite(lo)] == 0), "multiplier on a missing bound")
         stat = A.T @ y + p - q
         weight = nrm @ y + p.sum() + q.sum()
-        assert np.abs(stat).max() <= 1e-6 * max(1.0, weight) * (1 + np.abs(W).max()), "dual stationarity fails"
-        assert weight >= 1 - 1e-6, "dual normalisation fails"
+        ck(np.abs(stat).max() <= 1e-6 * max(1.0, weight) * (1 + np.abs(W).max()), "dual stationarity fails")
+        ck(weight >= 1 - 1e-6, "dual normalisation fails")
         bound = g @ y + np.where(p > 0, hi, 0) @ p - np.where(q > 0, lo, 0) @ q
         # the bound holds for any primal (x, r) up to the stationarity residual times |x|
         slop = np.abs(stat).max() * (np.abs(x).sum() + 1)
-        assert bound / weight <= r + tol + slop, f"dual bound {bound / weight} exceeds radius {r}"
-        return True
+        ck(bound / weight <= r + tol + slop, f"dual bound {bound / weight} exceeds radius {r}")
+        return ck.done()
 
 
 @dataclass(frozen=True)
@@ -169,14 +172,15 @@ class FacetSet:
     shortcuts: int
     _model: object = field(repr=False, compare=False, default=None)
 
-    def verify(self, rtol: float = 1e-7) -> bool:
+    def verify(self, rtol: float = 1e-7) -> Verification:
+        ck = Checks()
         m = self._model
         for t, j in enumerate(self.classes):
             if self.status[t] == 1:
-                _check_facet_point(m, self.cls, int(j), self.points[t], rtol)
+                _check_facet_point(ck, m, self.cls, int(j), self.points[t], rtol)
             elif self.status[t] == 0:
-                _check_nonfacet(m, self.cls, int(j), self.duals[t], rtol)
-        return True
+                _check_nonfacet(ck, m, self.cls, int(j), self.duals[t], rtol)
+        return ck.done()
 
 
 def _same_hyperplane(A: np.ndarray, g: np.ndarray, j: int) -> np.ndarray:
@@ -194,20 +198,20 @@ def _same_hyperplane(A: np.ndarray, g: np.ndarray, j: int) -> np.ndarray:
     return out
 
 
-def _check_facet_point(m, c: int, j: int, f: np.ndarray, rtol: float) -> None:
+def _check_facet_point(ck: Checks, m, c: int, j: int, f: np.ndarray, rtol: float) -> None:
     z = m.W @ f + m.b
     tol = logit_tol(m, rtol)
-    assert _in_box(f, m.lo, m.hi, tol), f"facet point of ({c}, {j}) is outside the domain"
-    assert abs(z[c] - z[j]) <= tol, f"facet point of ({c}, {j}) is not on the tie z_c = z_j"
+    ck(_in_box(f, m.lo, m.hi, tol), f"facet point of ({c}, {j}) is outside the domain")
+    ck(abs(z[c] - z[j]) <= tol, f"facet point of ({c}, {j}) is not on the tie z_c = z_j")
     # classes identical to c, and classes tying with c on the same hyperplane as j, tie there too
     A, g = _rows(m.W, m.b, c)
     ident = (np.abs(A).sum(axis=1) == 0) & (g == 0)
     skip = _same_hyperplane(A, g, j) | ident
     skip[c] = True
-    assert np.all(z[~skip] < z[c] + tol), f"facet point of ({c}, {j}) is won by another class"
+    ck(np.all(z[~skip] < z[c] + tol), f"facet point of ({c}, {j}) is won by another class")
 
 
-def _check_nonfacet(m, c: int, j: int, y: np.ndarray, rtol: float) -> None:
+def _check_nonfacet(ck: Checks, m, c: int, j: int, y: np.ndarray, rtol: float) -> None:
     A, g = _rows(m.W, m.b, c)
     if not np.any(A[j]) and g[j] == 0:
         return  # identical classes: one region, no facet between them (by definition)
@@ -216,8 +220,8 @@ def _check_nonfacet(m, c: int, j: int, y: np.ndarray, rtol: float) -> None:
     keep &= ~((np.abs(A).sum(axis=1) == 0) & (g >= 0))
     bound = lp_upper_bound(A[j], A[keep], g[keep], y[keep], m.lo, m.hi)
     nj = np.linalg.norm(A[j])
-    assert (bound - g[j]) / nj <= m.facet_tol + rtol * m.scale, (
-        f"dual bound {(bound - g[j]) / nj} does not prove row {j} of class {c} redundant")
+    ck((bound - g[j]) / nj <= m.facet_tol + rtol * m.scale, (
+        f"dual bound {(bound - g[j]) / nj} does not prove row {j} of class {c} redundant"))
 
 
 @dataclass(frozen=True)
@@ -288,14 +292,15 @@ class Adjacency:
             fig.savefig(path, dpi=120)
         return fig
 
-    def verify(self, rtol: float = 1e-7) -> bool:
+    def verify(self, rtol: float = 1e-7) -> Verification:
+        ck = Checks()
         m = self._model
         for (c, j), f in zip(self.point_pairs, self.points):
-            _check_facet_point(m, int(c), int(j), f, rtol)
+            _check_facet_point(ck, m, int(c), int(j), f, rtol)
         for (c, j), y in zip(self.dual_pairs, self.duals):
-            _check_nonfacet(m, int(c), int(j), y, rtol)
-        assert np.array_equal(self.matrix, self.matrix.T), "adjacency is not symmetric"
-        return True
+            _check_nonfacet(ck, m, int(c), int(j), y, rtol)
+        ck(np.array_equal(self.matrix, self.matrix.T), "adjacency is not symmetric")
+        return ck.done()
 
 
 @dataclass(frozen=True)
@@ -322,18 +327,33 @@ class RadiusResult:
     F: np.ndarray = field(repr=False)
     _model: object = field(repr=False, compare=False, default=None)
 
-    def verify(self, rtol: float = 1e-7) -> bool:
+    def verify(self, rtol: float = 1e-7) -> Verification:
+        ck = Checks()
         """Witness check (upper bound) plus, without a domain, the closed form (exactness)."""
         m = self._model
         tol = logit_tol(m, rtol)
         for n in range(len(self.radius)):
             if not np.isfinite(self.radius[n]):
+                # an infinite radius needs its own certificate: no rival reaches z_c anywhere in the
+                # domain, i.e. sup over the box of (w_j - w_c).f < b_c - b_j for every j != c
+                c = int(self.pred[n])
+                ck(self.radius[n] == np.inf, f"radius {n} is {self.radius[n]!r}")
+                for j in range(m.K):
+                    if j == c:
+                        continue
+                    a, t = m.W[j] - m.W[c], m.b[c] - m.b[j]
+                    if not np.any(a):
+                        ck(t >= 0, f"radius {n}: class {j} wins everywhere, yet the radius is inf")
+                        continue
+                    with np.errstate(invalid="ignore"):
+                        sup = np.sum(np.where(a > 0, a * m.hi, 0.0)) + np.sum(np.where(a < 0, a * m.lo, 0.0))
+                    ck(sup < t, f"radius {n} is inf but class {j} reaches z_{c} in the domain (sup {sup} >= {t})")
                 continue
             x, c, j = self.point[n], self.pred[n], self.rival[n]
             z = m.W @ x + m.b
-            assert z[j] >= z[c] - tol, f"witness {n} does not reach the rival class"
-            assert _in_box(x, m.lo, m.hi, tol), f"witness {n} leaves the domain"
-            assert abs(np.linalg.norm(x - self.F[n]) - self.radius[n]) <= tol, f"witness {n} distance mismatch"
+            ck(z[j] >= z[c] - tol, f"witness {n} does not reach the rival class")
+            ck(_in_box(x, m.lo, m.hi, tol), f"witness {n} leaves the domain")
+            ck(abs(np.linalg.norm(x - self.F[n]) - self.radius[n]) <= tol, f"witness {n} distance mismatch")
         if m.domain_kind == "none":
             Z = self.F @ m.W.T + m.b
             for n in range(len(self.radius)):
@@ -341,8 +361,8 @@ class RadiusResult:
                 nrm = np.linalg.norm(m.W - m.W[c], axis=1)
                 ok = nrm > 0
                 closed = np.min((Z[n, c] - Z[n, ok]) / nrm[ok]) if ok.any() else np.inf
-                assert abs(closed - self.radius[n]) <= tol * (1 + abs(closed)), f"radius {n} is not the closed form"
-        return True
+                ck(abs(closed - self.radius[n]) <= tol * (1 + abs(closed)), f"radius {n} is not the closed form")
+        return ck.done()
 
 
 @dataclass(frozen=True)
@@ -377,7 +397,8 @@ class ProjectionResult:
     F: np.ndarray = field(repr=False)
     _model: object = field(repr=False, compare=False, default=None)
 
-    def verify(self, rtol: float = 1e-6) -> bool:
+    def verify(self, rtol: float = 1e-6) -> Verification:
+        ck = Checks()
         m = self._model
         K, d = m.K, m.d
         for n in range(len(self.distance)):
@@ -391,15 +412,15 @@ class ProjectionResult:
             tol = logit_tol(m, rtol, scale)
             viol = A @ x - g
             if self.kind == "flip":
-                assert abs(viol[j]) <= tol, f"flip point {n} is not on the tie"
+                ck(abs(viol[j]) <= tol, f"flip point {n} is not on the tie")
                 viol = np.delete(viol, j)
-            assert np.all(viol <= tol), f"point {n} leaves the region"
-            assert _in_box(x, m.lo, m.hi, tol), f"point {n} leaves the domain"
+            ck(np.all(viol <= tol), f"point {n} leaves the region")
+            ck(_in_box(x, m.lo, m.hi, tol), f"point {n} leaves the domain")
             yc, yh, yl = y[:K], y[K:K + d], y[K + d:]
             free = np.zeros(K, dtype=bool)
             if self.kind == "flip":
                 free[j] = True
-            assert np.all(yc[~free] >= 0) and np.all(yh >= 0) and np.all(yl >= 0), "negative multiplier"
+            ck(np.all(yc[~free] >= 0) and np.all(yh >= 0) and np.all(yl >= 0), "negative multiplier")
             hi = np.where(np.isfinite(m.hi), m.hi, 0.0)
             lo = np.where(np.isfinite(m.lo), m.lo, 0.0)
             Rty = A.T @ yc + yh - yl
@@ -407,9 +428,9 @@ class ProjectionResult:
             dual = -0.5 * Rty @ Rty + yc @ (A @ f0) + yh @ f0 - yl @ f0 - h_y
             lower = np.sqrt(max(0.0, 2 * dual))
             dist = np.linalg.norm(x - f0)
-            assert abs(dist - self.distance[n]) <= tol, f"distance {n} mismatch"
-            assert lower >= dist - 1e-5 * scale, f"dual bound {lower} does not match distance {dist} ({n})"
-        return True
+            ck(abs(dist - self.distance[n]) <= tol, f"distance {n} mismatch")
+            ck(lower >= dist - 1e-5 * scale, f"dual bound {lower} does not match distance {dist} ({n})")
+        return ck.done()
 
 
 @dataclass(frozen=True)
@@ -443,7 +464,8 @@ class Certification:
     set_data: tuple = field(repr=False)
     _model: object = field(repr=False, compare=False, default=None)
 
-    def verify(self, rtol: float = 1e-7) -> bool:
+    def verify(self, rtol: float = 1e-7) -> Verification:
+        ck = Checks()
         m = self._model
         c = self.cls
         A, g = _rows(m.W, m.b, c)
@@ -452,19 +474,19 @@ class Certification:
         if not self.certified:
             x = self.counterexample
             z = m.W @ x + m.b
-            assert np.max(np.delete(z, c)) >= z[c] - tol, "counterexample stays in the class"
-            assert _set_contains(self.kind, self.set_data, x, tol), "counterexample is not in the set"
-            return True
+            ck(np.max(np.delete(z, c)) >= z[c] - tol, "counterexample stays in the class")
+            ck(_set_contains(self.kind, self.set_data, x, tol), "counterexample is not in the set")
+            return ck.done()
         active = nrm > 0
         if self.kind == "polytope":
             C, e = self.set_data
             for j in np.flatnonzero(active):
                 bound = lp_upper_bound(A[j], C, e, self.duals[j], np.full(m.d, -np.inf), np.full(m.d, np.inf))
-                assert bound - g[j] <= tol * (1 + nrm[j]), f"polytope bound fails for class {j}"
-            return True
+                ck(bound - g[j] <= tol * (1 + nrm[j]), f"polytope bound fails for class {j}")
+            return ck.done()
         worst = _closed_form_worst(self.kind, self.set_data, A[active], g[active])
-        assert np.all(worst <= tol), "closed-form bound is positive"
-        return True
+        ck(np.all(worst <= tol), "closed-form bound is positive")
+        return ck.done()
 
 
 def _closed_form_worst(kind: str, data: tuple, A: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -519,17 +541,18 @@ class Segment:
     f2: np.ndarray = field(repr=False)
     _model: object = field(repr=False, compare=False, default=None)
 
-    def verify(self, rtol: float = 1e-9) -> bool:
+    def verify(self, rtol: float = 1e-9) -> Verification:
+        ck = Checks()
         m = self._model
         ts = np.concatenate([[0.0], self.breaks, [1.0]])
-        assert np.all(np.diff(ts) >= 0), "breakpoints are not sorted"
-        assert len(set(self.classes.tolist())) == len(self.classes), "a class appears twice"
+        ck(np.all(np.diff(ts) >= 0), "breakpoints are not sorted")
+        ck(len(set(self.classes.tolist())) == len(self.classes), "a class appears twice")
         tol = rtol * (1 + np.abs(m.W @ self.f1 + m.b).max() + np.abs(m.W @ self.f2 + m.b).max())
         for k, c in enumerate(self.classes):
             for t in (ts[k], ts[k + 1], 0.5 * (ts[k] + ts[k + 1])):
                 z = m.W @ ((1 - t) * self.f1 + t * self.f2) + m.b
-                assert z[c] >= z.max() - tol, f"class {c} does not win at t={t}"
-        return True
+                ck(z[c] >= z.max() - tol, f"class {c} does not win at t={t}")
+        return ck.done()
 
 
 @dataclass(frozen=True)
