@@ -86,11 +86,19 @@ py::dict solve(const PyPointSet& P, CArrayD Q, std::optional<CArrayI> subset, st
     opt.pool = pool;
     opt.block = block;
     opt.threads = threads;
+    // Ctrl-C: Python's signal handlers run between passes (a pass takes milliseconds to a fraction
+    // of a second), instead of only when the whole call returns.
+    opt.interrupted = []() {
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    };
     hullscope::SolveResult r;
-    {
+    try {
         const double* q = Q.data();
         py::gil_scoped_release rel;
         r = hullscope::solve_hull(P.ps(), q, B, sub, nsub, exc, opt);
+    } catch (const hullscope::Interrupted&) {
+        throw py::error_already_set();  // the KeyboardInterrupt (or the handler's exception) is set
     }
     const py::ssize_t b = static_cast<py::ssize_t>(B), dd = static_cast<py::ssize_t>(d);
     const py::ssize_t nnz = static_cast<py::ssize_t>(r.indices.size());
@@ -184,6 +192,11 @@ py::dict lp_solve(CArrayD A, CArrayD b, CArrayD c, CArrayD lo, CArrayD hi, std::
     VecMap bm = vec_map(b, "b", m), cm = vec_map(c, "c", n), lm = vec_map(lo, "lo", n), hm = vec_map(hi, "hi", n);
     Eigen::VectorXd xs;
     if (x_start) xs = vec_map(*x_start, "x_start", n);
+    if (!Am.allFinite()) throw std::invalid_argument("A: contains NaN or inf");
+    if (!bm.allFinite()) throw std::invalid_argument("b: contains NaN or inf");
+    if (!cm.allFinite()) throw std::invalid_argument("c: contains NaN or inf");
+    if (lm.hasNaN() || hm.hasNaN()) throw std::invalid_argument("lo, hi: contain NaN");
+    if (x_start && !xs.allFinite()) throw std::invalid_argument("x_start: contains NaN or inf");
     hullscope::LPResult r;
     {
         py::gil_scoped_release rel;

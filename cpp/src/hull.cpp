@@ -673,6 +673,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         }
         for (int b = 0; b < Bact; ++b)
             if (!errors[b].empty()) throw std::invalid_argument(errors[b]);
+        if (opt.interrupted && opt.interrupted()) throw Interrupted();
         std::vector<std::unique_ptr<Query>> keep;
         for (auto& qy : active) {
             if (qy->done) finalize(*qy);

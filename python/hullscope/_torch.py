@@ -51,6 +51,10 @@ def collect_activations(model: Any, x: Any, layers: Sequence[str], *, device: An
     training mode is restored afterwards.
     """
     torch = require_torch()
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
     names = dict(model.named_modules())
     store: Dict[str, List[np.ndarray]] = {n: [] for n in layers}
     hooks = []
@@ -66,7 +70,13 @@ def collect_activations(model: Any, x: Any, layers: Sequence[str], *, device: An
             hooks.append(names[name].register_forward_hook(make_hook(name)))
     was_training = model.training
     model.eval()
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError("X: masked arrays are not supported (the mask would be ignored)")
     xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if xt.ndim < 1 or xt.shape[0] == 0:
+        raise ValueError(f"X: expected a non-empty batch of inputs (N, ...), got shape {tuple(xt.shape)}")
+    if (xt.is_floating_point() or xt.is_complex()) and not bool(torch.isfinite(xt).all()):
+        raise ValueError("X: contains NaN or inf")
     try:
         with torch.no_grad():
             for a in range(0, xt.shape[0], batch_size):
@@ -81,4 +91,9 @@ def collect_activations(model: Any, x: Any, layers: Sequence[str], *, device: An
         for h in hooks:
             h.remove()
         model.train(was_training)
-    return {n: np.concatenate(v, axis=0) for n, v in store.items()}
+    out = {n: np.concatenate(v, axis=0) for n, v in store.items()}
+    for n, a in out.items():
+        if not np.isfinite(a).all():
+            raise ValueError(f"model: layer {n!r} produced NaN or inf activations (the inputs are finite); "
+                             "check the weights or the input scale")
+    return out

@@ -14,11 +14,14 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
-__all__ = ["as_matrix", "as_vector", "resolve_threads", "to_numpy", "writable_dir"]
+__all__ = ["as_matrix", "as_vector", "check_int", "check_magnitude", "resolve_threads", "to_numpy", "writable_dir"]
 
 
 def to_numpy(x: Any, name: str) -> np.ndarray:
     """Return ``x`` as a numpy array without copying when possible (torch tensors go to CPU)."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(f"{name}: masked arrays are not supported (the mask would be ignored); pass "
+                        f"{name}.filled(value) or drop the masked rows first")
     if isinstance(x, np.ndarray):
         return x
     mod = type(x).__module__
@@ -26,11 +29,44 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
         x = x.detach()
         if x.device.type != "cpu":
             x = x.cpu()
+        if x.is_floating_point() and x.dtype not in (_torch_dtype("float32"), _torch_dtype("float64")):
+            x = x.float()  # bfloat16 / float16 have no numpy equivalent here: widen (exact)
         return x.numpy()
     try:
         return np.asarray(x)
-    except Exception as exc:  # pragma: no cover - exotic containers
-        raise TypeError(f"{name}: expected an array-like of numbers, got {type(x).__name__}") from exc
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{name}: expected a rectangular array of numbers (rows of equal length), got "
+                        f"{type(x).__name__}: {exc}") from None
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return getattr(torch, name)
+
+
+#: Largest magnitude the core accepts: squared norms of differences must stay finite in float64.
+MAX_MAGNITUDE = 1e150
+
+
+def check_magnitude(a: np.ndarray, name: str, block: int = 1 << 16) -> None:
+    """Refuse values whose squares would overflow float64 (|x| > 1e150), reading ``a`` in row blocks."""
+    for s in range(0, a.shape[0], block):
+        m = float(np.abs(a[s:s + block]).max(initial=0.0))
+        if m > MAX_MAGNITUDE:
+            raise ValueError(f"{name}: values of magnitude up to {MAX_MAGNITUDE:.0e} are supported (squared distances "
+                             f"must stay finite in float64), got {m:.3e}; rescale the data (results scale with it)")
+
+
+def check_int(value: Any, name: str, *, lo: int = 1, hi: int = 2**31 - 1, allow_none: bool = False) -> Optional[int]:
+    """An integer in [lo, hi] (bools and floats refused), or None when allowed."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int in [{lo}, {hi}], got {value!r} ({type(value).__name__})")
+    if not lo <= int(value) <= hi:
+        raise ValueError(f"{name}: expected an int in [{lo}, {hi}], got {value}")
+    return int(value)
 
 
 def _check_dtype(a: np.ndarray, name: str) -> None:
@@ -89,14 +125,20 @@ def as_vector(x: Any, name: str, *, n: Optional[int] = None) -> np.ndarray:
     return out
 
 
+MAX_THREADS = 4096
+
+
 def resolve_threads(threads: Optional[int]) -> int:
-    """``None`` or ``0`` means all cores (0 is passed to the core as 'OpenMP default')."""
+    """``None``, ``0`` or ``-1`` mean all cores (as ``n_jobs=-1`` in scikit-learn); 0 is passed to the
+    core as 'OpenMP default'."""
     if threads is None:
         return 0
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)):
-        raise TypeError(f"threads: expected None or a positive int, got {threads!r}")
-    if threads < 0:
-        raise ValueError(f"threads: expected None or a positive int, got {threads}")
+    if isinstance(threads, (bool, np.bool_)) or not isinstance(threads, (int, np.integer)):
+        raise TypeError(f"threads: expected None, -1 (all cores) or a positive int, got {threads!r}")
+    if threads == -1:
+        return 0
+    if threads < 0 or threads > MAX_THREADS:
+        raise ValueError(f"threads: expected None, -1 (all cores) or an int in [1, {MAX_THREADS}], got {threads}")
     return int(threads)
 
 

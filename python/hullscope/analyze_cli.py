@@ -16,6 +16,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
+from ._argtypes import positive_int, threads_arg
 from ._validation import writable_dir
 
 
@@ -33,9 +34,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
                         "per-feature z-scores, or per-feature scaling to [0, 1]")
     p.add_argument("--wavelets", action="store_true", help="add the wavelet-detail space (images only)")
     p.add_argument("--shearlets", action="store_true", help="add the shearlet-magnitude space (square images)")
-    p.add_argument("--n-train", type=int, default=None, help="use the first N training samples")
-    p.add_argument("--n-test", type=int, default=None, help="use the first N test samples")
-    p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
+    p.add_argument("--n-train", type=positive_int, default=None, help="use the first N training samples")
+    p.add_argument("--n-test", type=positive_int, default=None, help="use the first N test samples")
+    p.add_argument("--threads", type=threads_arg, default=None, help="OpenMP threads (default: all cores)")
     p.add_argument("--device", default="cpu", help="torch device for feature extraction")
     p.add_argument("--out", default="hullscope-report", help="output folder (default ./hullscope-report)")
     p.set_defaults(func=run)
@@ -49,9 +50,19 @@ def load_arrays(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
         d = load_mnist(p)
         return d.X_train, d.y_train, d.X_test, d.y_test
+    if not p.exists():
+        raise FileNotFoundError(f"data: {path!r} not found (expected a .npz file or an IDX folder)")
     if p.suffix != ".npz" or not p.is_file():
-        raise FileNotFoundError(f"data: expected a .npz file or an IDX folder, got {path!r}")
-    with np.load(p, allow_pickle=False) as z:
+        raise ValueError(f"data: expected a .npz file or an IDX folder, got {path!r}")
+    import zipfile
+
+    try:
+        z = np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ValueError(f"data: {path!r} is not a readable .npz archive (np.savez): {exc}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"data: {path!r} is not an .npz archive of named arrays")
+    with z:
         missing = [k for k in ("X_train", "X_test") if k not in z]
         if missing:
             raise ValueError(f"data: {path!r} lacks {missing}; expected X_train, y_train, X_test, y_test")
@@ -60,6 +71,13 @@ def load_arrays(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
                 raise ValueError(f"data: {path!r} has no {k}: labels are required (per-class hulls and "
                                  "own-class weights)")
         Xtr, ytr, Xte, yte = (np.asarray(z[k]) for k in ("X_train", "y_train", "X_test", "y_test"))
+    for k, a in (("X_train", Xtr), ("X_test", Xte)):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or a.ndim < 2 or len(a) == 0:
+            raise ValueError(f"data: {k} must be a non-empty numeric array (N, ...), got dtype {a.dtype}, "
+                             f"shape {a.shape}")
+    for k, a in (("y_train", ytr), ("y_test", yte)):
+        if not np.issubdtype(a.dtype, np.integer) or a.ndim != 1:
+            raise ValueError(f"data: {k} must be a 1-D array of integer labels, got dtype {a.dtype}, shape {a.shape}")
     if Xtr.shape[1:] != Xte.shape[1:]:
         raise ValueError(f"data: train samples have shape {Xtr.shape[1:]} but test samples {Xte.shape[1:]}")
     if len(ytr) != len(Xtr) or len(yte) != len(Xte):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ._validation import writable_dir
+from ._argtypes import positive_int, threads_arg
 
 WAVELET_DETAILS = ("horizontal", "vertical", "diagonal")
 
@@ -27,10 +28,10 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p = sub.add_parser("demo", help="hull analysis of digits (the embedded default data set)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default="hullscope-report", help="output folder (default: ./hullscope-report)")
-    p.add_argument("--threads", type=int, default=None, help="OpenMP threads (default: all cores)")
+    p.add_argument("--threads", type=threads_arg, default=None, help="OpenMP threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0, help="train/test split seed (default: 0)")
     p.add_argument("--test-fraction", type=float, default=0.25, help="share of images held out (default 0.25)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs of the small CNN (default 30)")
+    p.add_argument("--epochs", type=positive_int, default=30, help="training epochs of the small CNN (default 30)")
     p.add_argument("--pixels-only", action="store_true", help="only the pixel-space hull analysis (no torch)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)

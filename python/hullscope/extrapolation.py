@@ -134,6 +134,9 @@ def auroc(scores_in: Any, scores_out: Any) -> float:
     b = np.asarray(scores_out, dtype=np.float64).ravel()
     if a.size == 0 or b.size == 0:
         raise ValueError("scores_in, scores_out: both must be non-empty")
+    for name, v in (("scores_in", a), ("scores_out", b)):
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name}: contains NaN or inf (an AUROC over undefined scores is undefined)")
     allv = np.concatenate([a, b])
     order = np.argsort(allv, kind="mergesort")
     ranks = np.empty(allv.size)

@@ -39,7 +39,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ._progress import progress_bar
-from ._validation import as_matrix, resolve_threads, to_numpy
+from ._validation import as_matrix, check_int, check_magnitude, resolve_threads, to_numpy
 from ._verification import Verification
 
 log = logging.getLogger(__name__)
@@ -137,6 +137,9 @@ class DistanceResult:
 
     def support(self, i: int) -> Tuple[np.ndarray, np.ndarray]:
         """Rows of X spanning query ``i``'s nearest hull point, and their convex weights."""
+        i = check_int(i, "i", lo=0, hi=max(len(self) - 1, 0))
+        if not len(self):
+            raise ValueError("i: the result holds no queries")
         a, b = int(self.indptr[i]), int(self.indptr[i + 1])
         return self.indices[a:b], self.values[a:b]
 
@@ -259,6 +262,16 @@ class DistanceResult:
         if not parts:
             raise ValueError("parts: expected at least one result")
         first = parts[0]
+        for k, p in enumerate(parts[1:], 1):
+            same_subset = (p.subset is None and first.subset is None) or (
+                p.subset is not None and first.subset is not None and np.array_equal(p.subset, first.subset))
+            if p.X is not first.X and not (p.X.shape == first.X.shape and np.shares_memory(p.X, first.X)):
+                raise ValueError(f"parts: result {k} refers to another point set than result 0; only chunks of "
+                                 "the same hull can be joined")
+            if not same_subset or p.rtol != first.rtol or p.method != first.method \
+                    or (p.exclude is None) != (first.exclude is None):
+                raise ValueError(f"parts: result {k} was computed with other options (subset, rtol, method or "
+                                 "leave-one-out) than result 0")
         if len(parts) == 1:
             return first
         offs = np.cumsum([0] + [int(p.indptr[-1]) for p in parts[:-1]])
@@ -308,6 +321,8 @@ def validate_subset(subset: Any, n: int) -> Optional[np.ndarray]:
 
 def check_rtol(rtol: float) -> float:
     """Validate a relative tolerance."""
+    if isinstance(rtol, (bool, np.bool_)) or not isinstance(rtol, (int, float, np.integer, np.floating)):
+        raise TypeError(f"rtol: expected a float in (0, 1e-2), got {rtol!r}")
     rtol = float(rtol)
     if not (0.0 < rtol < 1e-2):
         raise ValueError(f"rtol: expected a relative tolerance in (0, 1e-2), got {rtol}")
@@ -349,6 +364,7 @@ class Hull:
 
     def __init__(self, X: Any, *, threads: Optional[int] = None) -> None:
         X = as_matrix(X, "X")
+        check_magnitude(X, "X")
         view = X.view()
         view.flags.writeable = False
         self._X = view
@@ -382,15 +398,14 @@ class Hull:
         core = _core()
         rtol = self._check_rtol(rtol)
         th = resolve_threads(threads)
-        if not isinstance(max_passes, (int, np.integer)) or max_passes < 1:
-            raise ValueError(f"max_passes: expected a positive int, got {max_passes!r}")
-        if not isinstance(pool, (int, np.integer)) or pool < 1:
-            raise ValueError(f"pool: expected a positive int, got {pool!r}")
+        max_passes = check_int(max_passes, "max_passes", hi=10**6)
+        pool = check_int(pool, "pool", hi=10**6)
+        block = check_int(block, "block", lo=0, hi=4096)
+        chunk_size = check_int(chunk_size, "chunk_size", allow_none=True, hi=2**62)
+        check_magnitude(Q, "Q")
         B = Q.shape[0]
         if chunk_size is None:
             chunk_size = B if not progress else max(64, -(-B // 50))
-        if chunk_size < 1:
-            raise ValueError(f"chunk_size: expected a positive int, got {chunk_size}")
         parts: List[DistanceResult] = []
         with progress_bar(progress, B, desc, unit="query") as bar:
             for a in range(0, max(B, 1), chunk_size):

@@ -12,6 +12,11 @@ namespace hullscope {
 using Index = std::int64_t;
 using RowMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// Thrown when a caller-supplied interruption check fires (Ctrl-C in Python).
+struct Interrupted : std::exception {
+    const char* what() const noexcept override { return "interrupted"; }
+};
+
 // Number of OpenMP threads to use for `requested` (0 = all available).
 int resolve_threads(int requested);
 // True when the core was compiled with OpenMP.

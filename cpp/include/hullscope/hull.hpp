@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "hullscope/common.hpp"
@@ -53,6 +54,9 @@ struct SolveOptions {
     int pool = 64;            // candidates taken from each pass
     int block = 0;            // queries in flight (0: automatic)
     int threads = 0;          // 0: all cores
+    // Called between passes (on the calling thread, outside parallel regions); returning true
+    // abandons the solve with hullscope::Interrupted (the bindings check Python's signals here).
+    std::function<bool()> interrupted;
 };
 
 // Results for B queries (arrays of length B, or B x d row-major, or CSR for the weights).

@@ -32,9 +32,13 @@ def wavelet_features(images: Any, wavelet: str = "haar", level: int = 1,
         import pywt
     except ImportError as exc:
         raise ImportError('wavelet features need PyWavelets: pip install "hullscope[wavelets]"') from exc
-    X = np.asarray(images, dtype=np.float64)
-    if X.ndim != 3:
-        raise ValueError(f"images: expected shape (N, H, W), got {X.shape}")
+    from .._validation import to_numpy
+
+    X = np.asarray(to_numpy(images, "images"), dtype=np.float64)
+    if X.ndim != 3 or X.shape[0] == 0:
+        raise ValueError(f"images: expected a non-empty array of shape (N, H, W), got {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("images: contains NaN or inf")
     if wavelet not in pywt.wavelist(kind="discrete"):
         raise ValueError(f"wavelet: {wavelet!r} is not a discrete PyWavelets wavelet")
     if not isinstance(level, (int, np.integer)) or level < 1:

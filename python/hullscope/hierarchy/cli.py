@@ -3,15 +3,16 @@ from __future__ import annotations
 
 import argparse
 import json
+from .._argtypes import nonnegative_int, positive_int, positive_int_list
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--v", type=int, default=16, help="vocabulary per level")
-    p.add_argument("--m", type=int, default=8, help="synonyms per symbol (<= v^(s-1))")
-    p.add_argument("--n-c", type=int, default=8, help="classes (<= v)")
-    p.add_argument("--s", type=int, default=2, help="patch size")
-    p.add_argument("--L", type=int, default=2, help="levels")
-    p.add_argument("--s0", type=int, default=0, help="sparsity: empty slots per informative child (SRHM)")
+    p.add_argument("--v", type=positive_int, default=16, help="vocabulary per level")
+    p.add_argument("--m", type=positive_int, default=8, help="synonyms per symbol (<= v^(s-1))")
+    p.add_argument("--n-c", type=positive_int, default=8, help="classes (<= v)")
+    p.add_argument("--s", type=positive_int, default=2, help="patch size")
+    p.add_argument("--L", type=positive_int, default=2, help="levels")
+    p.add_argument("--s0", type=nonnegative_int, default=0, help="sparsity: empty slots per informative child (SRHM)")
     p.add_argument("--variant", choices=["subpatch", "ordered"], default="subpatch")
     p.add_argument("--rules-seed", type=int, default=0)
     p.add_argument("--out", default="hullscope-hierarchy", help="output folder")
@@ -23,18 +24,19 @@ def register(sub: "argparse._SubParsersAction") -> None:
     ps = hs.add_parser("sample", help="write P data (symbols, one-hot, labels) as .npz with their exact P_max",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _model_args(ps)
-    ps.add_argument("--P", type=int, default=1000, help="number of distinct data")
+    ps.add_argument("--P", type=positive_int, default=1000, help="number of distinct data (default 1000)")
     ps.add_argument("--seed", type=int, default=0)
     ps.set_defaults(func=run_sample)
     pl = hs.add_parser("learn", help="learning curve and P* of a matched network",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _model_args(pl)
     pl.add_argument("--arch", choices=["lcn", "cnn", "fcn"], default="lcn")
-    pl.add_argument("--P", default="256,512,1024,2048", help="comma-separated training-set sizes")
-    pl.add_argument("--n-test", type=int, default=1000)
-    pl.add_argument("--seeds", type=int, default=2)
-    pl.add_argument("--width", type=int, default=128)
-    pl.add_argument("--max-epochs", type=int, default=100)
+    pl.add_argument("--P", type=positive_int_list, default=[256, 512, 1024, 2048],
+                    help="comma-separated training-set sizes (default 256,512,1024,2048)")
+    pl.add_argument("--n-test", type=positive_int, default=1000)
+    pl.add_argument("--seeds", type=positive_int, default=2)
+    pl.add_argument("--width", type=positive_int, default=128)
+    pl.add_argument("--max-epochs", type=positive_int, default=100)
     pl.add_argument("--threshold", type=float, default=0.1, help="test error defining P*")
     pl.set_defaults(func=run_learn)
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -73,7 +75,7 @@ def run_learn(args) -> int:
     from .learning import estimate_p_star, learning_curve
 
     R = _rules(args)
-    Ps = [int(x) for x in args.P.split(",") if x.strip()]
+    Ps = list(args.P)
     out = writable_dir(args.out, "--out")
     c = learning_curve(R, Ps, s0=args.s0, variant=args.variant, arch=args.arch, width=args.width,
                        n_test=args.n_test, seeds=tuple(range(args.seeds)), max_epochs=args.max_epochs,

@@ -30,6 +30,8 @@ __all__ = ["EMPTY", "Rules", "make_rules", "p_max", "n_positions", "sample_indic
            "one_hot", "resample", "level_symbols"]
 
 EMPTY = -1
+#: Longest input (s^L positions) the generator accepts.
+MAX_INPUT_LENGTH = 1 << 24
 
 
 def _check_int(name: str, value: int, lo: int) -> int:
@@ -64,6 +66,11 @@ def make_rules(v: int, m: int, n_c: int, s: int, L: int, seed: int = 0) -> Rules
     n_c = _check_int("n_c", n_c, 1)
     s = _check_int("s", s, 1)
     L = _check_int("L", L, 1)
+    if s ** L > MAX_INPUT_LENGTH:
+        raise ValueError(f"L: the input length s^L = {s}^{L} exceeds {MAX_INPUT_LENGTH:,} positions; "
+                         "no sample of it could be stored")
+    if v ** s > 10 ** 8:
+        raise ValueError(f"v, s: v^s = {v}^{s} tuples per level exceed 1e8; the rules could not be drawn")
     if m > v ** (s - 1):
         raise ValueError(f"m: at most v^(s-1) = {v ** (s - 1)} synonyms fit without sharing tuples, got m = {m}")
     if n_c > v:
@@ -211,7 +218,13 @@ def one_hot(X: np.ndarray, v: int, empty_channel: bool = False, whiten: bool = F
     (the one-hot vectors of a uniform symbol then have zero mean and isotropic covariance over the v
     channels' simplex); empty positions stay zero.
     """
+    v = _check_int("v", v, 1)
     X = np.asarray(X)
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.integer):
+        raise ValueError(f"X: expected a 2-D integer array of symbols (P, d), got dtype {X.dtype}, shape {X.shape}")
+    bad = (X != EMPTY) & ((X < 0) | (X >= v))
+    if bad.any():
+        raise ValueError(f"X: symbols must lie in [0, v) = [0, {v}) or be EMPTY ({EMPTY}); got {X[bad].flat[0]}")
     C = v + 1 if empty_channel else v
     out = np.zeros((X.shape[0], C, X.shape[1]), dtype=np.float32)
     P, d = np.indices(X.shape)

@@ -41,6 +41,9 @@ def _core():
 def box_of(F: Any, margin: float = 0.0) -> tuple:
     """Per-feature range of ``F`` (N, d) as a box domain ``(lo, hi)``, widened by ``margin`` x range."""
     F = as_matrix(F, "F")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(margin) or margin < 0:
+        raise ValueError(f"margin: expected a finite number >= 0 (a fraction of each feature's range), got {margin!r}")
     lo, hi = F.min(axis=0), F.max(axis=0)
     pad = margin * (hi - lo)
     return lo - pad, hi + pad
@@ -111,11 +114,20 @@ class LinearRegions:
                 raise ValueError(f"domain: expected None, 'orthant', (lo, hi) or training features, got {domain!r}")
             lo = np.zeros(d)
             self.domain_kind = "orthant"
+        elif isinstance(domain, list):
+            raise TypeError("domain: a list is ambiguous (a box (lo, hi), or the hull of its rows?); pass a tuple "
+                            "(lo, hi) for a box, or an (n, d) array (or a Hull) of training features for their hull")
         elif isinstance(domain, tuple) and len(domain) == 2:
             lo, hi = (self._bound(x, f"domain[{i}]") for i, x in enumerate(domain))
+            if np.any(lo == np.inf) or np.any(hi == -np.inf):
+                raise ValueError("domain: a box bound of +inf below or -inf above leaves no feature value; "
+                                 "expected lo < +inf and hi > -inf in every feature")
             if np.any(lo > hi):
                 k = int(np.argmax(lo > hi))
                 raise ValueError(f"domain: box has lo > hi at feature {k} ({lo[k]} > {hi[k]}): the domain is empty")
+            if np.all(lo == hi):
+                raise ValueError("domain: the box is a single point (lo == hi in every feature): it holds one "
+                                 "feature vector and no regions to partition; widen it (e.g. box_of(F, margin=...))")
             self.domain_kind = "box"
         else:
             from ..hull import Hull
@@ -171,6 +183,9 @@ class LinearRegions:
         _, W, b = final_linear(model)
         layer = last_hidden_layer(model, X)
         F = collect_activations(model, X, [layer], device=device)[layer]
+        if domain == "box" and len(F) < 2:
+            raise ValueError(f"X: the box domain is the range of the features of X, and {len(F)} sample gives a "
+                             "single point; pass at least 2 samples (e.g. the training set)")
         dom = {"box": box_of(F) if domain == "box" else None, "orthant": "orthant", "hull": F,
                "none": None}[domain]
         return cls(W, b, domain=dom, threads=threads), F
@@ -190,10 +205,12 @@ class LinearRegions:
         return self.facet_rtol * self.scale
 
     def _class(self, c: Any, name: str = "c") -> int:
-        try:
-            ci = int(c)
-        except (TypeError, ValueError):
-            raise TypeError(f"{name}: expected a class index, got {c!r}") from None
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
+            if isinstance(c, np.ndarray) and c.ndim == 0 and np.issubdtype(c.dtype, np.integer):
+                c = int(c)
+            else:
+                raise TypeError(f"{name}: expected an int class index, got {c!r} ({type(c).__name__})")
+        ci = int(c)
         if not 0 <= ci < self.K:
             raise ValueError(f"{name}: class index {ci} out of range [0, {self.K})")
         return ci
@@ -334,7 +351,12 @@ class LinearRegions:
         self._need_box_domain("distance_to_class" if kind == "class" else "flip_point")
         F = self._features(F)
         N = len(F)
-        tj = np.broadcast_to(np.asarray(j), (N,)).astype(np.int64)
+        ja = np.asarray(j)
+        if ja.dtype == np.bool_ or not np.issubdtype(ja.dtype, np.integer):
+            raise TypeError(f"j: expected an int class index or one int per row of F, got {j!r}")
+        if ja.ndim > 1 or (ja.ndim == 1 and len(ja) != N):
+            raise ValueError(f"j: expected one class or {N} classes (one per row of F), got shape {ja.shape}")
+        tj = np.broadcast_to(ja, (N,)).astype(np.int64)
         for t in np.unique(tj):
             self._class(t, "j")
         src = self.predict(F).astype(np.int64)

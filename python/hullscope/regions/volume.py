@@ -57,8 +57,9 @@ def volume_share(reg: Any, samples: int = 100_000, seed: int = 0, *, confidence:
     """
     from .._progress import progress_bar
 
-    if not (isinstance(samples, (int, np.integer)) and samples >= 1):
-        raise ValueError(f"samples: expected a positive integer, got {samples!r}")
+    if isinstance(samples, (bool, np.bool_)) or not (isinstance(samples, (int, np.integer)) and 1 <= samples <= 10**8):
+        raise ValueError(f"samples: expected an int in [1, 1e8] (Monte Carlo error falls as 1/sqrt(samples)), "
+                         f"got {samples!r}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
     rng = np.random.default_rng(seed)
