@@ -201,3 +201,62 @@ def test_fuzz_hard_geometry_against_exact_distances(family):
         cases += 1
     assert wrong == 0 and bad == 0, (family, wrong, bad)
     assert unconv <= 0.02 * queries, (family, unconv, queries)
+
+
+# ---- interruption and python -O ----------------------------------------------------------------------
+_SIGINT_SCRIPT = r"""
+import os, signal, threading, numpy as np
+from hullscope import Hull
+rng = np.random.default_rng(0)
+X = rng.normal(size=(40000, 200))
+Q = rng.dirichlet(np.ones(300), size=3000) @ X[:300]    # deep interior queries: minutes of work
+h = Hull(X)
+threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+try:
+    h.distance(Q, threads=1)
+    print("FINISHED")
+except KeyboardInterrupt:
+    print("INTERRUPTED")
+"""
+
+
+def test_ctrl_c_interrupts_a_long_hull_call():
+    import subprocess
+    import sys
+
+    # the whole call would take minutes; the generous timeout only guards against a hang
+    p = subprocess.run([sys.executable, "-c", _SIGINT_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert "INTERRUPTED" in p.stdout, (p.stdout, p.stderr[-2000:])
+
+
+_OPT_SCRIPT = r"""
+import dataclasses, numpy as np
+from hullscope import Hull, LinearRegions
+rng = np.random.default_rng(0)
+X = rng.normal(size=(50, 3))
+r = Hull(X).distance(X[:2] + 4)
+st = r.status.copy(); st[0] = "inside"
+assert_free = []
+assert_free.append(bool(Hull(X).distance(X[:2] + 4).verify()))
+assert_free.append(not dataclasses.replace(r, status=st).verify())
+reg = LinearRegions(rng.normal(size=(4, 3)), rng.normal(size=4), domain=(-np.ones(3), np.ones(3)))
+ball = [b for b in reg.chebyshev_balls() if b.status == "full"][0]
+assert_free.append(bool(ball.verify()))
+assert_free.append(not dataclasses.replace(ball, radius=ball.radius * 1.5).verify())
+rad = reg.certified_radius(rng.uniform(-1, 1, size=(5, 3)))
+assert_free.append(bool(rad.verify()))
+assert_free.append(not dataclasses.replace(rad, radius=rad.radius * 0.5).verify())
+adj = reg.adjacency()
+assert_free.append(bool(adj.verify()))
+if len(adj.points):
+    assert_free.append(not dataclasses.replace(adj, points=adj.points + 0.3).verify())
+print("RESULTS", all(assert_free), assert_free)
+"""
+
+
+def test_verification_still_checks_under_python_O():
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-O", "-c", _OPT_SCRIPT], capture_output=True, text=True, timeout=120)
+    assert "RESULTS True" in p.stdout, (p.stdout, p.stderr[-2000:])

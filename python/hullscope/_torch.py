@@ -27,6 +27,8 @@ def leaf_layers(model: Any) -> List[str]:
 
 def resolve_layers(model: Any, layers: Union[None, str, Sequence[str]]) -> List[str]:
     """Validate layer names. ``None`` or ``"all"``: the input, every leaf module and the output."""
+    if not hasattr(model, "named_modules"):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
     names = dict(model.named_modules())
     if layers is None or layers == "all":
         return [INPUT] + leaf_layers(model) + [OUTPUT]
