@@ -10,8 +10,8 @@
 Every answer carries a certificate that :meth:`DistanceResult.verify` re-checks in plain numpy:
 
 * **inside**: weights lambda >= 0 with sum 1 and ``||X[idx].T @ lambda - q|| <= tol``;
-* **outside**: a unit normal a and offset beta with ``X @ a <= beta`` for every row of the hull and
-  ``a @ q - beta = margin > tol``;
+* **outside**: a unit normal a and offset beta with ``(X - o) @ a <= beta`` for every row of the hull
+  and ``a @ (q - o) - beta = margin > tol``, centred on the hull's first row o (exact differences);
 * **boundary**: q is within ``tol`` of the hull but a hyperplane separates it by a positive margin
   of at most ``tol``: the verdict depends on the tolerance, and both certificates are given.
 
@@ -77,8 +77,8 @@ class DistanceResult:
         Convex weights of ``nearest`` in CSR form: query i uses rows ``indices[indptr[i]:indptr[i+1]]``
         of X (sorted) with weights ``values[...]`` (>= 0, summing to 1). See :meth:`support`.
     normal, offset, margin : ndarray, shapes (B, d), (B,), (B,)
-        Best separating hyperplane found: unit ``normal`` a, ``a @ x_j <= offset`` for every hull row
-        and ``a @ q - offset = margin``. Where no hyperplane was found ``margin`` is -inf and
+        Best separating hyperplane found, centred on :attr:`origin` o: unit ``normal`` a,
+        ``a @ (x_j - o) <= offset`` for every hull row and ``a @ (q - o) - offset = margin``. Where no hyperplane was found ``margin`` is -inf and
         ``normal`` is zero.
     nn_distance, nn_index : ndarray, shape (B,)
         Distance to, and row of, the nearest single hull row (same pass).
