@@ -31,8 +31,9 @@ class Verification:
 
     def __repr__(self) -> str:
         if self.ok:
-            return f"Verification(ok, {self.checked} checked)"
-        return f"Verification(FAILED, {self.checked} checked, {len(self.failures)} failures: {self.failures[0]!r} ...)"
+            return f"Verification(ok=True, checked={self.checked})"
+        return (f"Verification(ok=False, checked={self.checked}, {len(self.failures)} failures listed, first: "
+                f"{self.failures[0]!r})")
 
 
 class Checks:
