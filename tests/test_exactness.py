@@ -260,3 +260,12 @@ def test_verification_still_checks_under_python_O():
 
     p = subprocess.run([sys.executable, "-O", "-c", _OPT_SCRIPT], capture_output=True, text=True, timeout=120)
     assert "RESULTS True" in p.stdout, (p.stdout, p.stderr[-2000:])
+
+
+def test_verify_max_failures_zero_and_convergence_warning_class():
+    import hullscope
+
+    X = np.random.default_rng(2).normal(size=(20, 3))
+    r = Hull(X).distance(X[:3] + 4)
+    assert r.verify(max_failures=0)                        # a valid result stays valid when listing none
+    assert issubclass(hullscope.ConvergenceWarning, RuntimeWarning)

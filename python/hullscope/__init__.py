@@ -22,6 +22,7 @@ _EXPORTS = {
     "DistanceResult": "hull",
     "MembershipResult": "hull",
     "Verification": "hull",
+    "ConvergenceWarning": "hull",
     "datasets": None,
     "sensitivity": None,
     "features": None,

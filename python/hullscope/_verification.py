@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Tuple
 
-__all__ = ["Verification", "Checks"]
+__all__ = ["Verification", "Checks", "ConvergenceWarning"]
+
+
+class ConvergenceWarning(RuntimeWarning):
+    """An iterative solver stopped short of convergence; the result says where and gives bounds.
+    Filter it with ``warnings.filterwarnings("ignore", category=hullscope.ConvergenceWarning)``."""
 
 
 @dataclass(frozen=True)

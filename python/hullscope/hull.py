@@ -40,11 +40,11 @@ import numpy as np
 
 from ._progress import progress_bar
 from ._validation import as_matrix, check_int, check_magnitude, resolve_threads, to_numpy
-from ._verification import Verification
+from ._verification import ConvergenceWarning, Verification
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Hull", "DistanceResult", "MembershipResult", "Verification", "STATUS_NAMES"]
+__all__ = ["Hull", "DistanceResult", "MembershipResult", "Verification", "ConvergenceWarning", "STATUS_NAMES"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -424,12 +424,20 @@ class Hull:
                     exclude=ex))
                 bar.update(b - a)
         res = DistanceResult.concatenate(parts)
-        bad = int(np.sum(res.status == "unconverged"))
-        if bad:
-            msg = (f"{bad} of {B} queries did not converge within max_passes={max_passes}; their status is "
-                   "'unconverged' and their distances are upper bounds (see .lower for lower bounds)")
+        unc = res.status == "unconverged"
+        # distance() promises converged distances: a certified verdict with an unconverged distance
+        # is reported too (contains() stops early on purpose, so only its verdicts count there)
+        loose = (~res.converged & ~unc) if not early_exit else np.zeros(B, dtype=bool)
+        if unc.any() or loose.any():
+            limit = res.passes >= max_passes
+            why = (f"{int(np.sum(limit & (unc | loose)))} reached max_passes={max_passes}; the others hit the "
+                   "Wolfe iteration limit or stalled at the rounding floor of float64")
+            msg = (f"{int(unc.sum() + loose.sum())} of {B} queries did not converge: {int(unc.sum())} are "
+                   f"'unconverged' (no certified verdict; distance and .lower "
+                   f"bracket the truth) and {int(loose.sum())} have a certified verdict but an unconverged distance "
+                   f"(bracketed by .lower and .distance): {why}")
             log.warning(msg)
-            warnings.warn(msg, RuntimeWarning, stacklevel=3)
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         return res
 
     def _distributed(self, method, Q, subset, exclude, client, out, threads, progress, rtol, max_passes, pool,

@@ -374,8 +374,16 @@ class LinearRegions:
                                    np.ascontiguousarray(tj), 1 if kind == "flip" else 0, threads=self.threads)
         conv = r["converged"].astype(bool)
         if not conv.all():
-            logger.warning("%d of %d projections did not converge (empty tie set or degenerate rows)",
-                           int((~conv).sum()), N)
+            empty = int(np.sum(~conv & np.isinf(r["distance"])))
+            msg = (f"{int((~conv).sum())} of {N} projections did not converge: {empty} have an empty target set "
+                   "(the classes never tie on top in the domain; distance inf), the others hit the active-set "
+                   "iteration limit (point feasible, distance bracketed by .lower)")
+            logger.warning(msg)
+            import warnings
+
+            from .._verification import ConvergenceWarning
+
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         return ProjectionResult(r["point"], r["distance"], r["lower"], conv, r["y"], src, tj, kind, F, self)
 
     # ------------------------------------------------------------------ sets
