@@ -71,7 +71,7 @@ class Head:
 
     def __init__(self, kind: str, d: int, K: int, space: str, *, W: Optional[np.ndarray] = None,
                  b: Optional[np.ndarray] = None, fn32: Optional[Callable] = None, fn64: Optional[Callable] = None,
-                 shape: Tuple[int, ...] = (), batch_size: int = 4096, module32: Any = None,
+                 shape: Tuple[int, ...] = (), batch_size: int = 512, module32: Any = None,
                  module64: Any = None, device: Any = "cpu") -> None:
         self.kind, self.d, self.K, self.space = kind, int(d), int(K), space
         self.W, self.b = W, b
@@ -96,7 +96,9 @@ class Head:
         if self.kind == "linear":
             return F @ self.W.T + self.b
         fn = self._fn32 if (fast and self._fn32 is not None) else self._fn64
-        outs = [fn(F[a:a + self.batch_size]) for a in range(0, len(F), self.batch_size)]
+        # moderate batches run faster on CPU than huge ones (activations stay in cache); float64 smaller
+        bs = self.batch_size if fn is self._fn32 else max(32, self.batch_size // 4)
+        outs = [fn(F[a:a + bs]) for a in range(0, len(F), bs)]
         Z = np.concatenate(outs, axis=0) if outs else np.zeros((0, self.K))
         return Z
 
@@ -166,7 +168,7 @@ def run_model(module: Any, x: Any, name: str) -> Any:
 
 
 def make_head(model: Any, example: Any, *, layer: Optional[str] = None, exact: Optional[bool] = None,
-              device: Any = "cpu", batch_size: int = 4096, name: str = "X") -> Head:
+              device: Any = "cpu", batch_size: int = 512, name: str = "X") -> Head:
     """The classifier seen from one space.
 
     Parameters

@@ -134,7 +134,7 @@ class FlipResult:
         return Verification(ok=not fails, checked=N, failures=tuple(fails[:max_failures]))
 
 
-def _classes(module64: Any, X: np.ndarray, batch: int = 2048) -> np.ndarray:
+def _classes(module64: Any, X: np.ndarray, batch: int = 128) -> np.ndarray:
     import torch
 
     out = []
@@ -263,7 +263,7 @@ def min_flip(model: Any, X: Any, *, pixel_range: Any = (0.0, 1.0), max_iter: int
     shape = Xa.shape[1:]
     D = int(np.prod(shape))
     lo_px, hi_px = rng_ if rng_ is not None else (-np.inf, np.inf)
-    c0 = _classes(m64, Xa, batch=max(batch_size, 512))
+    c0 = _classes(m64, Xa)
     best = np.full(N, np.inf)
     pert = Xa.copy()
     inner = Xa.copy()

@@ -246,7 +246,7 @@ def _hull_interval(hull: Any, A: np.ndarray, U: np.ndarray, n_grid: int, tol: fl
 def morph(model: Any, A: Any, B: Any, *, X_train: Any = None, labels_a: Any = None, labels_b: Any = None,
           layer: Optional[str] = None, exact: Optional[bool] = None, grid: int = 64, tol: float = 1e-6,
           hull: Any = None, hull_grid: int = 64, hull_tol: float = 1e-4, threads: Optional[int] = None,
-          device: Any = "cpu", batch_size: int = 4096, progress: bool = False) -> MorphResult:
+          device: Any = "cpu", batch_size: int = 512, progress: bool = False) -> MorphResult:
     """Classes along the straight paths from each row of A to the same row of B, in one space.
 
     Parameters

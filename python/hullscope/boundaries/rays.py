@@ -280,7 +280,7 @@ class RayResult:
 def rays(model: Any, X_train: Any, X_test: Any, y_test: Any = None, *, layer: Optional[str] = None,
          exact: Optional[bool] = None, t_max: float = 3.0, grid: int = 64, tol: float = 1e-6,
          hull_result: Any = None, typical_nn: Optional[float] = None, threads: Optional[int] = None,
-         device: Any = "cpu", batch_size: int = 4096, progress: bool = False) -> RayResult:
+         device: Any = "cpu", batch_size: int = 512, progress: bool = False) -> RayResult:
     """Follow the model's class along the ray from the training hull through each test sample.
 
     Parameters
