@@ -100,7 +100,8 @@ def main(argv=None) -> int:
     sc = {k: v for k, v in rep["scale_certified"].items()
           if k not in ("radius", "radius_over_hull_distance", "radius_over_typical_nn")}
     emit({"table": "scale_certified", **sc}, log_path)
-    pvf = {k: v for k, v in rep["pixel_vs_feature"].items() if k not in ("per_image", "pixel_flip_distance", "flipped_to")}
+    skip = ("per_image", "pixel_flip_distance", "flipped_to")
+    pvf = {k: v for k, v in rep["pixel_vs_feature"].items() if k not in skip}
     emit({"table": "pixel_vs_feature", **pvf}, log_path)
     for name, s in rep["morph"].items():
         emit({"table": "morph", **{k: v for k, v in s.items() if k not in ("paths", "pairs_index")}, "space": name},

@@ -120,7 +120,8 @@ class FlipResult:
             if not np.allclose(dist, self.distance[f], rtol=1e-9, atol=1e-12):
                 fails.append("distance is not ||perturbed - X||")
             br = np.linalg.norm(Pm[f] - In[f], axis=1)
-            if not np.allclose(br, self.bracket[f], rtol=1e-6, atol=1e-12) or np.any(br > self.tol * self.distance[f] * 1.01 + 1e-15):
+            too_wide = br > self.tol * self.distance[f] * 1.01 + 1e-15
+            if not np.allclose(br, self.bracket[f], rtol=1e-6, atol=1e-12) or np.any(too_wide):
                 fails.append("a bisection bracket is wider than tol relative to the distance")
             # the near end lies on the segment from X to the perturbed image
             if np.any(np.linalg.norm(In[f] - X[f], axis=1) > dist * (1 + 1e-9)):

@@ -291,7 +291,8 @@ def _write_html(d: Path, report: Dict[str, Any], figs: List[Tuple[str, Path]]) -
     mrows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{_fmt(m['method'])}</td>"
         f"<td>{_fmt(m['same_class']['mean_changes'])} / {_fmt(m['different_class']['mean_changes'])}</td>"
-        f"<td>{_fmt(m['same_class']['share_ambiguous'], True)} / {_fmt(m['different_class']['share_ambiguous'], True)}</td>"
+        f"<td>{_fmt(m['same_class']['share_ambiguous'], True)} / "
+        f"{_fmt(m['different_class']['share_ambiguous'], True)}</td>"
         f"<td>{_fmt(m.get('median_share_outside_hull'))}</td></tr>"
         for k, m in report["morph"].items())
     prov = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in report["provenance"].items())

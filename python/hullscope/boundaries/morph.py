@@ -125,7 +125,8 @@ class MorphResult:
                                                          else float("nan"))
         if self.share_outside_hull is not None:
             out["median_share_outside_hull"] = float(np.median(self.share_outside_hull)) if M else float("nan")
-            out["share_paths_entirely_outside_hull"] = float(np.mean(self.share_outside_hull >= 1.0)) if M else float("nan")
+            out["share_paths_entirely_outside_hull"] = (float(np.mean(self.share_outside_hull >= 1.0)) if M
+                                                        else float("nan"))
         return out
 
     def records(self) -> List[Dict[str, Any]]:

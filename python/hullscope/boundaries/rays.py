@@ -204,8 +204,8 @@ class RayResult:
             "max_changes_before": int(self.changes_before.max()) if R else 0,
         }
         fb = self.first_before[dec]
-        out["first_change_quantiles"] = ({q: float(np.quantile(fb, float(q))) for q in ("0.1", "0.25", "0.5", "0.75", "0.9")}
-                                         if fb.size else {})
+        qs = ("0.1", "0.25", "0.5", "0.75", "0.9")
+        out["first_change_quantiles"] = {q: float(np.quantile(fb, float(q))) for q in qs} if fb.size else {}
         fa = self.first_after[self.has_ray & np.isfinite(self.first_after)]
         out["first_change_after_median"] = float(np.median(fa)) if fa.size else float("nan")
         if self.label is not None:

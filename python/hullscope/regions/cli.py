@@ -118,7 +118,8 @@ def parse_radius(spec: str):
     return r
 
 
-def certified_at(radius_exact: np.ndarray, hull_distance: np.ndarray, outside: np.ndarray, radius, correct: np.ndarray) -> dict:
+def certified_at(radius_exact: np.ndarray, hull_distance: np.ndarray, outside: np.ndarray, radius,
+                 correct: np.ndarray) -> dict:
     """Counts of test points certified at the given radius ('hull': each point's hull distance): the ball
     of that radius around the point is one class (certified radius strictly larger)."""
     R = hull_distance if radius == "hull" else np.full(len(radius_exact), float(radius))
