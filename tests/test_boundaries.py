@@ -201,9 +201,10 @@ def test_attack_in_a_pixel_box_is_an_upper_bound_on_the_exact_box_distance():
 
 
 def test_attack_on_a_cnn_verifies_and_a_tampered_result_does_not():
-    from hullscope.models import small_cnn, split_digits_images, train_classifier
+    from hullscope.boundaries.cli import digits_images
+    from hullscope.models import small_cnn, train_classifier
 
-    Xtr, ytr, Xte, _ = split_digits_images()
+    Xtr, ytr, Xte, _ = digits_images()
     net = train_classifier(small_cnn(width=8, hidden=16), Xtr[:300], ytr[:300], epochs=2, seed=0)
     X = Xte[:12]
     r = min_flip(net, X, pixel_range=(0, 1), max_iter=30)
@@ -373,6 +374,7 @@ def test_cli_default_end_to_end_small(tmp_path, capsys):
     (["--threads", "0"], "--threads"), (["--threads", "-1"], "--threads"), (["--t-max", "1"], "--t-max"),
     (["--n-test", "0"], "--n-test"), (["--tol", "0"], "--tol"), (["--pixel-range", "1,0"], "--pixel-range"),
     (["--model", "hullscope.models:small_cnn"], "--data"), (["--weights", "w.pt"], "--weights"),
+    (["--layers", "nope"], "--layers"),
 ])
 def test_cli_bad_arguments_fail_before_any_work(tmp_path, capsys, argv, flag):
     from hullscope.cli import main
@@ -412,3 +414,23 @@ def test_regions_cli_states_the_radius_it_certifies(tmp_path, capsys):
     c2 = _strict_load(out2 / "regions.json")["certified"]
     assert c2["radius"] == big and c2["certified"] == 0     # nothing is certified at a radius beyond every radius
     assert f"radius {big:g}" in capsys.readouterr().out
+
+
+def test_cli_user_model_with_an_extra_layer(tmp_path, capsys):
+    from hullscope.cli import main
+    from hullscope.datasets import load_digits
+    from hullscope.models import small_cnn
+
+    d = load_digits()
+    data = tmp_path / "d.npz"
+    np.savez(data, X_train=d.X_train[:200], y_train=d.y_train[:200], X_test=d.X_test[:8], y_test=d.y_test[:8])
+    torch.manual_seed(0)
+    torch.save(small_cnn().state_dict(), tmp_path / "w.pt")
+    out = tmp_path / "o"
+    assert main(["boundaries", "--model", "hullscope.models:small_cnn", "--weights", str(tmp_path / "w.pt"),
+                 "--data", str(data), "--layers", "pool", "--pairs", "2", "--threads", "1", "--no-progress",
+                 "--out", str(out)]) == 0
+    rep = _strict_load(out / "report.json")
+    assert rep["all_verified"] is True and rep["provenance"]["model"] == "hullscope.models:small_cnn"
+    assert rep["rays"]["layer pool"]["method"].startswith("grid") and rep["rays"]["layer pool"]["dim"] == 512
+    assert rep["provenance"]["pixel_range"] == [0.0, 1.0]

@@ -84,6 +84,17 @@ def _write_json(path: Path, obj: Any) -> None:
     tmp.replace(path)
 
 
+def digits_images(seed: int = 0):
+    """The digits as (N, 1, 8, 8) float32 train/test images with labels (hullscope.datasets, or the
+    older location in hullscope.models)."""
+    from .. import datasets
+
+    f = getattr(datasets, "split_digits_images", None)
+    if f is None:
+        from ..models import split_digits_images as f
+    return f(seed)
+
+
 # ---------------------------------------------------------------------------------------------- checks
 def _positive(v: Optional[int], flag: str) -> None:
     if v is not None and (isinstance(v, bool) or v < 1):
@@ -363,9 +374,7 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
     if args.data is None:
-        from ..models import split_digits_images
-
-        Xtr, ytr, Xte, yte = split_digits_images(args.seed)
+        Xtr, ytr, Xte, yte = digits_images(args.seed)
         data_name = "scikit-learn digits (8x8), stratified 75/25 split"
     else:
         from ..analyze_cli import load_arrays
@@ -382,6 +391,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--pixel-range: the test images span [{Xte.min():.4g}, {Xte.max():.4g}], outside "
                          f"{prange}")
     layers = [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else []
+
+    def check_layers(net):
+        if layers:
+            from .._torch import resolve_layers
+
+            try:
+                resolve_layers(net, layers)
+            except ValueError as exc:
+                raise ValueError(f"--{exc}") from None
+
+    if builtin:
+        from ..models import small_cnn
+
+        check_layers(small_cnn(in_channels=Xtr.shape[1]))  # a wrong name fails before any training
     if builtin:
         from ..models import accuracy, small_cnn, train_classifier
 
@@ -394,10 +417,7 @@ def run(args: argparse.Namespace) -> int:
 
         model = load_model(args.model, args.weights, device=args.device)
         model_name = args.model
-    if layers:
-        from .._torch import resolve_layers
-
-        resolve_layers(model, layers)  # clear error for a wrong name, before any long step
+    check_layers(model)
     t_train = time.perf_counter() - t0
     acc = accuracy(model, Xte, yte, device=args.device)
     from .. import __version__

@@ -91,13 +91,13 @@ def plot_flip_scatter(per_image: Dict[str, np.ndarray], path: Optional[str] = No
             lo = min(x[ok].min(), y[ok].min()) * 0.8
             hi = max(x[ok].max(), y[ok].max()) * 1.2
             ax.plot([lo, hi], [lo, hi], "k:", lw=0.8, label="equal")
+            ax.legend(fontsize=7)
         ax.axvline(1.0, color="tab:red", lw=0.8)
         ax.axhline(1.0, color="tab:red", lw=0.8)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(f"pixel flip distance (upper bound)\n{lab}", fontsize=8)
         ax.set_ylabel(f"feature certified radius (exact)\n{lab}", fontsize=8)
-        ax.legend(fontsize=7)
     fig.tight_layout()
     if path:
         fig.savefig(path, dpi=110)

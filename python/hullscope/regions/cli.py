@@ -50,9 +50,13 @@ def run(args: argparse.Namespace) -> int:
     radius = parse_radius(args.radius)
     out = writable_dir(args.out, "--out")
     if args.model == "digits-cnn":
-        from ..models import small_cnn, split_digits_images, train_classifier
+        from .. import datasets
+        from ..models import small_cnn, train_classifier
 
-        Xtr, ytr, Xte, yte = split_digits_images()
+        split = getattr(datasets, "split_digits_images", None)
+        if split is None:  # its older home
+            from ..models import split_digits_images as split
+        Xtr, ytr, Xte, yte = split()
         model = train_classifier(small_cnn(hidden=64), Xtr, ytr, epochs=args.epochs, seed=0, device=args.device)
     else:
         from ..analyze_cli import load_arrays
