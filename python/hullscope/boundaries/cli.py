@@ -179,7 +179,9 @@ def run_boundaries(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray
         r = rays(model, Xtr, Xte, yte, layer=None if L == "input" else L, t_max=t_max, grid=grid, tol=tol,
                  hull_result=hr, typical_nn=tnn, threads=threads, device=device, progress=progress)
         t_rays = time.perf_counter() - t0 - t_hull
+        tv = time.perf_counter()
         v = r.verify()
+        steps[f"verify rays and hull certificates ({name})"] = time.perf_counter() - tv
         ray_res[name], hulls[name] = r, (H, hr, tnn, Fte)
         report["rays"][name] = {**r.summary(), "dim": int(Fte.shape[1]), "typical_nn": tnn,
                                 "samples": r.records()}
