@@ -27,7 +27,7 @@ sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).re
 import numpy as np  # noqa: E402
 
 from hullscope import Hull  # noqa: E402
-from hullscope import distributed as hd  # noqa: E402
+from hullscope.hull import distributed as hd  # noqa: E402
 
 
 def emit(**kw):

@@ -1,4 +1,4 @@
-"""hullscope.distributed on a LocalCluster(n_workers=2, threads_per_worker=1): bitwise equality with
+"""hullscope.hull.distributed on a LocalCluster(n_workers=2, threads_per_worker=1): bitwise equality with
 the local call, a worker killed mid-run, resume after interruption, corrupted chunks, refusals."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 distributed = pytest.importorskip("dask.distributed")
 
 from hullscope import Hull  # noqa: E402
-from hullscope import distributed as hd  # noqa: E402
+from hullscope.hull import distributed as hd  # noqa: E402
 
 FIELDS = ["status", "distance", "lower", "converged", "nearest", "indptr", "indices", "values", "normal",
           "offset", "margin", "nn_distance", "nn_index", "tol", "passes", "iterations"]
@@ -136,12 +136,15 @@ def test_refuses_mixed_arguments_and_bad_paths(client, data, tmp_path):
 def test_failing_chunk_is_reported_by_id_and_nothing_is_lost(client, data, tmp_path):
     X, Q = data
     out = tmp_path / "run"
-    # max_passes=0 is rejected inside each worker's core call: every chunk fails after its retries
+    # options are validated on the client now; a chunk whose queries the worker's engine refuses
+    # (magnitudes above 1e150) fails there, after its retries, while the other chunk is saved
+    Qb = Q[:20].copy()
+    Qb[10:20] *= 1e200
     with pytest.raises(hd.ChunkFailures) as e:
-        hd.distance(X, Q[:20], client=client, out=str(out), chunk_size=10, progress=False, max_passes=0,
-                    retries=1)
-    assert sorted(e.value.failed) == [0, 1]
-    assert "max_passes" in str(e.value)
+        hd.distance(X, Qb, client=client, out=str(out), chunk_size=10, progress=False, retries=1)
+    assert sorted(e.value.failed) == [1]
+    assert "Q" in str(e.value) and "1e+150" in str(e.value)
+    assert (out / "chunk-00000.npz").is_file()            # the finished chunk is not lost
 
 
 def test_version_mismatch_is_refused(client, monkeypatch):

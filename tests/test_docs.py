@@ -6,11 +6,11 @@ import pathlib
 import re
 
 import hullscope
-import hullscope.hull
+import hullscope.hull.hull
 
 
 def test_docstring_examples():
-    for mod in (hullscope, hullscope.hull):
+    for mod in (hullscope, hullscope.hull.hull):
         res = doctest.testmod(mod)
         assert res.attempted > 0 and res.failed == 0, mod.__name__
 

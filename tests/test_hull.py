@@ -309,8 +309,10 @@ def test_bad_Q_and_options():
         h.distance(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="Q.*NaN"):
         h.contains(np.array([[0.0, np.nan, 0.0]]))
-    with pytest.raises(ValueError, match="Q.*empty"):
-        h.distance(np.zeros((0, 3)))
+    empty = h.distance(np.zeros((0, 3)))          # an empty Q is an empty result (not an error)
+    assert len(empty) == 0 and empty.indptr.tolist() == [0] and empty.verify()
+    with pytest.raises(TypeError, match="n_jobs"):  # unknown keywords never fall into the Dask options
+        h.distance(np.zeros(3), n_jobs=2)
     with pytest.raises(TypeError, match="Q"):
         h.distance(np.array([["x", "y", "z"]]))
     with pytest.raises(ValueError, match="subset"):

@@ -30,7 +30,7 @@ _EXPORTS = {
     "models": None,
     "stability": None,
     "hierarchy": None,
-    "distributed": None,
+    "distributed": None,  # deprecated alias of hull.distributed
     "report": None,
     "hull": None,
     "LinearRegions": "regions",

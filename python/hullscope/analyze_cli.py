@@ -9,14 +9,13 @@ so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-from pathlib import Path
 from typing import Dict, Tuple
 
 import numpy as np
 
 from ._argtypes import positive_int, threads_arg
+from .datasets import load_arrays
+from .extrapolation import analyze_space_resumable
 from ._validation import writable_dir
 
 
@@ -40,83 +39,6 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--device", default="cpu", help="torch device for feature extraction")
     p.add_argument("--out", default="hullscope-report", help="output folder (default ./hullscope-report)")
     p.set_defaults(func=run)
-
-
-def load_arrays(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(X_train, y_train, X_test, y_test) from a .npz file or an IDX folder, with clear errors."""
-    p = Path(path)
-    if p.is_dir():
-        from .datasets import load_mnist
-
-        d = load_mnist(p)
-        return d.X_train, d.y_train, d.X_test, d.y_test
-    if not p.exists():
-        raise FileNotFoundError(f"data: {path!r} not found (expected a .npz file or an IDX folder)")
-    if p.suffix != ".npz" or not p.is_file():
-        raise ValueError(f"data: expected a .npz file or an IDX folder, got {path!r}")
-    import zipfile
-
-    try:
-        z = np.load(p, allow_pickle=False)
-    except (zipfile.BadZipFile, ValueError, OSError) as exc:
-        raise ValueError(f"data: {path!r} is not a readable .npz archive (np.savez): {exc}") from None
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ValueError(f"data: {path!r} is not an .npz archive of named arrays")
-    with z:
-        missing = [k for k in ("X_train", "X_test") if k not in z]
-        if missing:
-            raise ValueError(f"data: {path!r} lacks {missing}; expected X_train, y_train, X_test, y_test")
-        for k in ("y_train", "y_test"):
-            if k not in z:
-                raise ValueError(f"data: {path!r} has no {k}: labels are required (per-class hulls and "
-                                 "own-class weights)")
-        Xtr, ytr, Xte, yte = (np.asarray(z[k]) for k in ("X_train", "y_train", "X_test", "y_test"))
-    for k, a in (("X_train", Xtr), ("X_test", Xte)):
-        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or a.ndim < 2 or len(a) == 0:
-            raise ValueError(f"data: {k} must be a non-empty numeric array (N, ...), got dtype {a.dtype}, "
-                             f"shape {a.shape}")
-    for k, a in (("y_train", ytr), ("y_test", yte)):
-        if not np.issubdtype(a.dtype, np.integer) or a.ndim != 1:
-            raise ValueError(f"data: {k} must be a 1-D array of integer labels, got dtype {a.dtype}, shape {a.shape}")
-    if Xtr.shape[1:] != Xte.shape[1:]:
-        raise ValueError(f"data: train samples have shape {Xtr.shape[1:]} but test samples {Xte.shape[1:]}")
-    if len(ytr) != len(Xtr) or len(yte) != len(Xte):
-        raise ValueError("data: the number of labels does not match the number of samples")
-    return Xtr, ytr, Xte, yte
-
-
-def _fingerprint(*arrays: np.ndarray) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(str(a.shape).encode() + str(a.dtype).encode())
-        h.update(memoryview(a).cast("B"))
-    return h.hexdigest()
-
-
-def _analyze_resumable(name: str, Ftr, ytr, Fte, yte, ckpt: Path, threads):
-    from .distributed import _RESULT_FIELDS, _assemble
-    from .extrapolation import SpaceAnalysis, analyze_space
-
-    fp = _fingerprint(Ftr, ytr, Fte, yte)
-    safe = "".join(ch if ch.isalnum() else "_" for ch in name)
-    f = ckpt / f"{safe}.npz"
-    if f.is_file():
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                if str(z["fingerprint"]) == fp:
-                    res = _assemble([{k: z[k] for k in _RESULT_FIELDS}], np.ascontiguousarray(Ftr, dtype=np.float64),
-                                    np.ascontiguousarray(Fte, dtype=np.float64), None, None, "distance", float(z["rtol"]))
-                    return SpaceAnalysis(name, res, z["own"], z["in_own"], float(z["typical_nn"]),
-                                         json.loads(str(z["summary"]))), True
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable or partial: recompute
-    a = analyze_space(Ftr, ytr, Fte, yte, name, threads=threads, progress=True)
-    tmp = f.with_suffix(".tmp.npz")
-    np.savez(tmp, fingerprint=fp, rtol=a.result.rtol, own=a.own_class_weight, in_own=a.in_own_class_hull,
-             typical_nn=a.typical_nn, summary=json.dumps(a.summary), **a.result.to_dict())
-    tmp.replace(f)
-    return a, False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
 
     analyses = {}
     for name, (Ftr, Fte) in spaces.items():
-        a, reused = _analyze_resumable(name, Ftr, ytr, Fte, yte, ckpt, args.threads)
+        a, reused = analyze_space_resumable(Ftr, ytr, Fte, yte, name, checkpoint_dir=ckpt, threads=args.threads)
         analyses[name] = a
         print(f"{name}: {100 * a.summary['fraction_outside']:.1f}% of {len(Fte)} test samples outside the "
               f"training hull, median hull/NN distance {a.summary['median_hull_over_nn']:.3f}"

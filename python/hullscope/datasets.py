@@ -14,7 +14,7 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 
-__all__ = ["Dataset", "load_digits", "load_mnist", "find_mnist_dir", "read_idx", "load_tabular",
+__all__ = ["Dataset", "load_arrays", "split_digits_images", "load_digits", "load_mnist", "find_mnist_dir", "read_idx", "load_tabular",
            "train_test_split"]
 
 PathLike = Union[str, os.PathLike]
@@ -194,3 +194,52 @@ def load_mnist(directory: Optional[PathLike] = None, n_train: Optional[int] = No
     ytr = arrays["train_labels"][:n_train].astype(np.int64)
     yte = arrays["test_labels"][:n_test].astype(np.int64)
     return Dataset(Xtr, ytr, Xte, yte, "mnist")
+
+
+def load_arrays(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X_train, y_train, X_test, y_test) from a .npz file or an IDX folder, with clear errors."""
+    p = Path(path)
+    if p.is_dir():
+        from .datasets import load_mnist
+
+        d = load_mnist(p)
+        return d.X_train, d.y_train, d.X_test, d.y_test
+    if not p.exists():
+        raise FileNotFoundError(f"data: {path!r} not found (expected a .npz file or an IDX folder)")
+    if p.suffix != ".npz" or not p.is_file():
+        raise ValueError(f"data: expected a .npz file or an IDX folder, got {path!r}")
+    import zipfile
+
+    try:
+        z = np.load(p, allow_pickle=False)
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ValueError(f"data: {path!r} is not a readable .npz archive (np.savez): {exc}") from None
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ValueError(f"data: {path!r} is not an .npz archive of named arrays")
+    with z:
+        missing = [k for k in ("X_train", "X_test") if k not in z]
+        if missing:
+            raise ValueError(f"data: {path!r} lacks {missing}; expected X_train, y_train, X_test, y_test")
+        for k in ("y_train", "y_test"):
+            if k not in z:
+                raise ValueError(f"data: {path!r} has no {k}: labels are required (per-class hulls and "
+                                 "own-class weights)")
+        Xtr, ytr, Xte, yte = (np.asarray(z[k]) for k in ("X_train", "y_train", "X_test", "y_test"))
+    for k, a in (("X_train", Xtr), ("X_test", Xte)):
+        if not (np.issubdtype(a.dtype, np.number) or a.dtype == np.bool_) or a.ndim < 2 or len(a) == 0:
+            raise ValueError(f"data: {k} must be a non-empty numeric array (N, ...), got dtype {a.dtype}, "
+                             f"shape {a.shape}")
+    for k, a in (("y_train", ytr), ("y_test", yte)):
+        if not np.issubdtype(a.dtype, np.integer) or a.ndim != 1:
+            raise ValueError(f"data: {k} must be a 1-D array of integer labels, got dtype {a.dtype}, shape {a.shape}")
+    if Xtr.shape[1:] != Xte.shape[1:]:
+        raise ValueError(f"data: train samples have shape {Xtr.shape[1:]} but test samples {Xte.shape[1:]}")
+    if len(ytr) != len(Xtr) or len(yte) != len(Xte):
+        raise ValueError("data: the number of labels does not match the number of samples")
+    return Xtr, ytr, Xte, yte
+
+
+def split_digits_images(seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Digits as (N, 1, 8, 8) float32 train/test image arrays with labels (X_train, y_train, X_test, y_test)."""
+    d = load_digits(seed=seed)
+    return (d.X_train[:, None].astype(np.float32), d.y_train, d.X_test[:, None].astype(np.float32), d.y_test)

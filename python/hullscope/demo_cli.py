@@ -66,7 +66,8 @@ def full_demo(out: str, seed: int = 0, threads=None, progress: bool = True, epoc
     from .extrapolation import analyze_space, auroc, tabular_contrast
     from .features import extract, last_hidden_layer, shearlet_features, wavelet_features
     from .hull import Hull
-    from .models import accuracy, small_cnn, split_digits_images, train_classifier
+    from .datasets import split_digits_images
+    from .models import accuracy, small_cnn, train_classifier
     from .report import write_report
 
     t0 = time.perf_counter()

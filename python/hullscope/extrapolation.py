@@ -78,7 +78,7 @@ def analyze_space(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: st
     F_train : (n, d) training features; y_train : (n,) int labels
     F_test : (B, d) test features; y_test : (B,) int labels
     client, out : optional
-        Run on a Dask cluster with checkpoints (see :mod:`hullscope.distributed`).
+        Run on a Dask cluster with checkpoints (see :mod:`hullscope.hull.distributed`).
     """
     from .hull import Hull
 
@@ -178,3 +178,38 @@ def tabular_contrast(names: Sequence[str] = ("iris", "wine", "breast_cancer"), *
         d = load_tabular(nm, seed=seed)
         out[nm] = analyze_space(d.X_train, d.y_train, d.X_test, d.y_test, nm, threads=threads).summary
     return out
+
+
+def analyze_space_resumable(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: str = "space", *,
+                            checkpoint_dir: Any, threads: Optional[int] = None, progress: bool = True):
+    """:func:`analyze_space` with a checkpoint: ``(SpaceAnalysis, reused)``.
+
+    The finished analysis is written atomically to ``checkpoint_dir/<name>.npz`` with a fingerprint
+    of the inputs; a later call with the same inputs reads it back instead of recomputing
+    (``reused`` is True). A checkpoint of other inputs, or an unreadable one, is recomputed.
+    """
+    import io
+    import json
+    from pathlib import Path
+
+    from .hull.checkpoint import atomic_write_bytes, fingerprint, load_arrays
+    from .hull.result import RESULT_FIELDS, DistanceResult
+
+    Ftr = as_matrix(F_train, "F_train")
+    Fte = as_matrix(F_test, "F_test", d=Ftr.shape[1])
+    ytr, yte = np.asarray(y_train), np.asarray(y_test)
+    fp = fingerprint(Ftr, ytr, Fte, yte, kind="analyze_space")
+    safe = "".join(ch if ch.isalnum() else "_" for ch in name)
+    f = Path(checkpoint_dir) / f"{safe}.npz"
+    if f.is_file():
+        z = load_arrays(f, RESULT_FIELDS + ("fingerprint", "rtol", "own", "in_own", "typical_nn", "summary"))
+        if z is not None and str(z["fingerprint"]) == fp:
+            res = DistanceResult.from_arrays([z], X=Ftr, Q=Fte, subset=None, method="distance", rtol=float(z["rtol"]))
+            return SpaceAnalysis(name, res, z["own"], z["in_own"], float(z["typical_nn"]),
+                                 json.loads(str(z["summary"]))), True
+    a = analyze_space(Ftr, ytr, Fte, yte, name, threads=threads, progress=progress)
+    buf = io.BytesIO()
+    np.savez(buf, fingerprint=fp, rtol=a.result.rtol, own=a.own_class_weight, in_own=a.in_own_class_hull,
+             typical_nn=a.typical_nn, summary=json.dumps(a.summary), **a.result.to_dict())
+    atomic_write_bytes(f, buf.getvalue())
+    return a, False

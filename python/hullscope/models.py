@@ -175,8 +175,11 @@ def load_model(spec: str, weights: Optional[str] = None, device: Any = "cpu"):
 
 
 def split_digits_images(seed: int = 0) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Digits as (N, 1, 8, 8) float32 train/test arrays with labels."""
-    from .datasets import load_digits
+    """Deprecated alias of :func:`hullscope.datasets.split_digits_images` (kept for one release)."""
+    import warnings
 
-    d = load_digits(seed=seed)
-    return (d.X_train[:, None].astype(np.float32), d.y_train, d.X_test[:, None].astype(np.float32), d.y_test)
+    from .datasets import split_digits_images as _split
+
+    warnings.warn("hullscope.models.split_digits_images moved to hullscope.datasets.split_digits_images",
+                  DeprecationWarning, stacklevel=2)
+    return _split(seed)

@@ -204,7 +204,8 @@ class LinearRegions:
     def facet_tol(self) -> float:
         return self.facet_rtol * self.scale
 
-    def _class(self, c: Any, name: str = "c") -> int:
+    def class_index(self, c: Any, name: str = "c") -> int:
+        """``c`` checked as a class index in [0, K) (ints only: 1.5 and True are refused); ``name`` names it in errors."""
         if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, np.integer)):
             if isinstance(c, np.ndarray) and c.ndim == 0 and np.issubdtype(c.dtype, np.integer):
                 c = int(c)
@@ -228,7 +229,7 @@ class LinearRegions:
 
     def halfspaces(self, c: int) -> tuple:
         """``(A, g, classes)`` with ``R_c = {f : A f <= g}`` (before the domain); identical classes dropped."""
-        c = self._class(c)
+        c = self.class_index(c)
         A = self.W - self.W[c]
         g = self.b[c] - self.b
         keep = np.ones(self.K, dtype=bool)
@@ -268,12 +269,12 @@ class LinearRegions:
         ``status`` says whether the region is full-dimensional, flat (non-empty, no interior), empty
         (with a Farkas certificate) or unbounded (balls of any radius fit, only without a box).
         """
-        c = self._class(c)
+        c = self.class_index(c)
         return self.chebyshev_balls()[c]
 
     def nonempty(self, c: int) -> bool:
         """Whether some point of the domain is classified c (ties included)."""
-        c = self._class(c)
+        c = self.class_index(c)
         if self.domain_kind == "hull":
             return self.hull_meets_region(None, c).meets
         return self.chebyshev_ball(c).nonempty
@@ -291,7 +292,7 @@ class LinearRegions:
         without an LP (the crossing point is the certificate). ``exact=True`` solves every LP
         instead, so ``margin`` is the exact LP value throughout.
         """
-        c = self._class(c)
+        c = self.class_index(c)
         self._need_box_domain("facets")
         st, rad, cen = self._cheb_arrays()
         v = self._view
@@ -358,7 +359,7 @@ class LinearRegions:
             raise ValueError(f"j: expected one class or {N} classes (one per row of F), got shape {ja.shape}")
         tj = np.broadcast_to(ja, (N,)).astype(np.int64)
         for t in np.unique(tj):
-            self._class(t, "j")
+            self.class_index(t, "j")
         src = self.predict(F).astype(np.int64)
         if kind == "flip":
             same = np.flatnonzero(src == tj)
@@ -396,7 +397,7 @@ class LinearRegions:
         convex hull; ``polytope=(C, e)`` meaning ``{f : C f <= e}`` (one LP per rival class). The set
         is intersected with nothing: the domain does not shrink it.
         """
-        c = self._class(c)
+        c = self.class_index(c)
         given = [(k, v) for k, v in dict(box=box, ball=ball, ellipsoid=ellipsoid, points=points,
                                           polytope=polytope).items() if v is not None]
         if len(given) != 1:

@@ -100,7 +100,7 @@ def hull_meets_region(reg: Any, points: Any, j: int) -> HullRegionMeeting:
     """
     from .. import _core
 
-    j = reg._class(j, "j")
+    j = reg.class_index(j, "j")
     if points is None:
         if reg.hull is None:
             raise ValueError("points: give the points (n, d), or build LinearRegions with a hull domain")
@@ -166,7 +166,6 @@ def outside_hull_but_certified(reg: Any, F_test: Any, *, radius: float = 0.0, hu
         The training hull (defaults to the regions' hull domain).
     """
     from ..hull import Hull
-    from .core import LinearRegions
 
     if not (np.isfinite(radius) and radius >= 0):
         raise ValueError(f"radius: expected a finite number >= 0, got {radius!r}")
@@ -176,7 +175,7 @@ def outside_hull_but_certified(reg: Any, F_test: Any, *, radius: float = 0.0, hu
     F = as_matrix(F_test, "F_test", d=reg.d, allow_vector=True)
     res = H.distance(F, threads=threads)
     outside = res.status != "inside"
-    free = LinearRegions(reg.W, reg.b, threads=threads)
+    free = type(reg)(reg.W, reg.b, threads=threads)  # the same regions without a domain
     rad = free.certified_radius(F).radius
     cert = rad > radius
     return OutsideButCertified(outside, np.where(outside, res.distance, 0.0), rad, cert, outside & cert, radius)

@@ -1,0 +1,85 @@
+"""The only caller of the compiled core's hull solver: one point set, chunks of queries, one result.
+
+:func:`point_set` wraps X (no copy) with its precomputed row statistics; :func:`run` solves a block
+of queries in chunks (progress bar, Ctrl-C between passes inside the core) and reports
+non-convergence once, as a :class:`~hullscope.ConvergenceWarning`. :class:`~hullscope.Hull` and the
+Dask workers both call it, so local and distributed answers are the same function of the inputs.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any, List, Optional
+
+import numpy as np
+
+from .._progress import progress_bar
+from .._validation import check_int, check_magnitude
+from .._verification import ConvergenceWarning
+from .options import SolveOptions
+from .result import DistanceResult
+
+log = logging.getLogger("hullscope.hull")
+
+__all__ = ["core", "point_set", "run"]
+
+
+def core():
+    """The compiled core, with a clear error when the install is broken."""
+    try:
+        from .. import _core
+    except ImportError as exc:  # pragma: no cover - a broken install
+        raise ImportError("hullscope's compiled core (hullscope._core) is missing; reinstall with "
+                          "`pip install hullscope` or build from source with `pip install .`") from exc
+    return _core
+
+
+def point_set(X: np.ndarray, threads: Optional[int] = None):
+    """The core's read-only view of a validated (n, d) float64 C-contiguous X, statistics computed once."""
+    from .._validation import resolve_threads
+
+    return core().PointSet(X, resolve_threads(threads))
+
+
+def run(ps: Any, X: np.ndarray, Q: np.ndarray, *, subset: Optional[np.ndarray], exclude: Optional[np.ndarray],
+        early_exit: bool, options: SolveOptions, method: str, progress: bool = False,
+        chunk_size: Optional[int] = None) -> DistanceResult:
+    """Solve queries Q (B, d) against the point set ``ps`` of X; results never depend on ``chunk_size``."""
+    check_magnitude(Q, "Q")
+    chunk_size = check_int(chunk_size, "chunk_size", allow_none=True, hi=2**62)
+    B = Q.shape[0]
+    if chunk_size is None:
+        chunk_size = max(B, 1) if not progress else max(64, -(-B // 50))
+    c = core()
+    parts: List[dict] = []
+    with progress_bar(progress, B, method, unit="query") as bar:
+        for a in range(0, max(B, 1), chunk_size):
+            b = min(B, a + chunk_size)
+            ex = None if exclude is None else exclude[a:b]
+            parts.append(c.solve(ps, Q[a:b], subset, ex, rtol=options.rtol, early_exit=early_exit,
+                                 max_passes=options.max_passes, pool=options.pool, block=options.block,
+                                 threads=options.core_threads))
+            bar.update(b - a)
+    res = DistanceResult.from_arrays(parts, X=X, Q=Q, subset=subset, method=method, rtol=options.rtol,
+                                     exclude=exclude)
+    warn_unconverged(res, options, early_exit)
+    return res
+
+
+def warn_unconverged(res: DistanceResult, options: SolveOptions, early_exit: bool, stacklevel: int = 4) -> None:
+    """One :class:`ConvergenceWarning` saying how many queries stopped short, and why."""
+    B = len(res)
+    unc = res.status == "unconverged"
+    # distance() promises converged distances: a certified verdict with an unconverged distance is
+    # reported too (contains() stops early on purpose, so only its verdicts count there)
+    loose = (~res.converged & ~unc) if not early_exit else np.zeros(B, dtype=bool)
+    if not (unc.any() or loose.any()):
+        return
+    limit = res.passes >= options.max_passes
+    why = (f"{int(np.sum(limit & (unc | loose)))} reached max_passes={options.max_passes}; the others hit the "
+           "Wolfe iteration limit or stalled at the rounding floor of float64")
+    msg = (f"{int(unc.sum() + loose.sum())} of {B} queries did not converge: {int(unc.sum())} are "
+           f"'unconverged' (no certified verdict; distance and .lower bracket the truth) and {int(loose.sum())} "
+           f"have a certified verdict but an unconverged distance (bracketed by .lower and .distance): {why}")
+    log.warning(msg)
+    warnings.warn(msg, ConvergenceWarning, stacklevel=stacklevel)
