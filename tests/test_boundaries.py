@@ -434,3 +434,26 @@ def test_cli_user_model_with_an_extra_layer(tmp_path, capsys):
     assert rep["all_verified"] is True and rep["provenance"]["model"] == "hullscope.models:small_cnn"
     assert rep["rays"]["layer pool"]["method"].startswith("grid") and rep["rays"]["layer pool"]["dim"] == 512
     assert rep["provenance"]["pixel_range"] == [0.0, 1.0]
+
+
+def test_scan_follows_float64_where_the_float32_scan_puts_a_boundary_elsewhere():
+    """The grid is scanned with a fast copy and every reported class comes from the float64 one: here the
+    fast copy's boundary sits two grid steps away from the true one, and the scan must still report the
+    true breakpoint (and no change where only the fast copy sees one)."""
+    from hullscope.boundaries._net import Head
+    from hullscope.boundaries._trace import check_lines, grid_of, scan_lines
+
+    def logits(shift):  # class 1 wins beyond t = shift, class 0 before; class 2 never
+        return lambda F: np.stack([np.zeros(len(F)), F[:, 0] - shift, np.full(len(F), -1.0)], 1)
+
+    head = Head("network", 1, 3, "toy", fn32=logits(0.535), fn64=logits(0.505))
+    P, U = np.zeros((1, 1)), np.ones((1, 1))
+    ts = grid_of(1.0, 64)
+    lines = scan_lines(head, P, U, ts, 1e-7)
+    t, cls, lo, hi = lines.line(0)
+    assert list(cls) == [0, 1] and abs(t[0] - 0.505) <= 1e-7
+    assert not check_lines(head, P, U, lines, 1.0, 1e-7)
+    # a fast copy that sees a change the float64 model does not have: nothing is reported
+    head2 = Head("network", 1, 3, "toy", fn32=logits(0.535), fn64=logits(2.0))
+    t2, cls2, _, _ = scan_lines(head2, P, U, ts, 1e-7).line(0)
+    assert len(t2) == 0 and list(cls2) == [0]

@@ -109,26 +109,33 @@ def scan_lines(head: Head, P: np.ndarray, U: np.ndarray, ts: np.ndarray, tol: fl
             X = (P[a:b, None, :] + ts[None, :, None] * U[a:b, None, :]).reshape(-1, d)
             grid_cls[a:b] = head.classes(X, fast=True).reshape(b - a, G)
             bar.update(b - a)
-    # the reported classes are float64 ones: re-evaluate the grid points at each end of a flagged
-    # interval, and both ends of every line
-    chg = grid_cls[:, 1:] != grid_cls[:, :-1]
-    ii, jj = np.nonzero(chg)
-    need = np.unique(np.concatenate([
-        np.stack([ii, jj], 1), np.stack([ii, jj + 1], 1),
-        np.stack([np.arange(L), np.zeros(L, np.int64)], 1),
-        np.stack([np.arange(L), np.full(L, G - 1)], 1)]), axis=0)
-    exact_cls = dict()
-    if len(need):
-        X = P[need[:, 0]] + ts[need[:, 1], None] * U[need[:, 0]]
-        c64 = head.classes(X)
-        exact_cls = {(int(i), int(j)): int(c) for (i, j), c in zip(need, c64)}
+    # The reported classes are float64 ones. Both ends of every line and both ends of every flagged
+    # interval are re-evaluated in float64; where float64 disagrees with the float32 scan (a grid point
+    # within rounding of a tie), the neighbouring intervals are re-flagged and their ends evaluated too,
+    # until every interval whose (best known) end classes differ has float64 classes at both ends.
+    cls = grid_cls.copy()
+    known = np.zeros((L, G), dtype=bool)
+
+    def refine(idx: np.ndarray) -> None:
+        X = P[idx[:, 0]] + ts[idx[:, 1], None] * U[idx[:, 0]]
+        cls[idx[:, 0], idx[:, 1]] = head.classes(X)
+        known[idx[:, 0], idx[:, 1]] = True
+
+    refine(np.concatenate([np.stack([np.arange(L), np.zeros(L, np.int64)], 1),
+                           np.stack([np.arange(L), np.full(L, G - 1)], 1)]))
+    while True:
+        ii, jj = np.nonzero(cls[:, 1:] != cls[:, :-1])
+        ends = np.concatenate([np.stack([ii, jj], 1), np.stack([ii, jj + 1], 1)])
+        ends = ends[~known[ends[:, 0], ends[:, 1]]] if len(ends) else ends
+        if len(ends) == 0:
+            break
+        refine(np.unique(ends, axis=0))
+    exact_cls = {(i, 0): int(cls[i, 0]) for i in range(L)}
     line = ii.astype(np.int64)
     lo = ts[jj].astype(float)
     hi = ts[jj + 1].astype(float)
-    clo = np.array([exact_cls[(int(i), int(j))] for i, j in zip(ii, jj)], np.int64)
-    chi = np.array([exact_cls[(int(i), int(j) + 1)] for i, j in zip(ii, jj)], np.int64)
-    keep = clo != chi  # a float32 artefact at a grid point near a tie is dropped here
-    line, lo, hi, clo, chi = line[keep], lo[keep], hi[keep], clo[keep], chi[keep]
+    clo = cls[ii, jj].astype(np.int64)
+    chi = cls[ii, jj + 1].astype(np.int64)
     with progress_bar(progress and len(line) > 0, None, f"{desc}: bisection", unit="step") as bar:
         while True:
             act = np.flatnonzero(hi - lo > tol)
