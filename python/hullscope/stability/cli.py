@@ -61,6 +61,9 @@ def register(sub: "argparse._SubParsersAction") -> None:
     g.add_argument("--train-sizes", default="2000,10000", help="architecture study: training-set sizes")
     g.add_argument("--max-images", type=int, default=50000,
                    help="architecture study: train until --target-accuracy or this many images seen")
+    g.add_argument("--max-epochs", default=None,
+                   help="architecture study: comma-separated epoch budgets, one per --train-sizes entry "
+                        "(overrides --max-images)")
     g.add_argument("--target-accuracy", type=float, default=0.995,
                    help="architecture study: training accuracy at which a net counts as converged")
     g.add_argument("--n-test", type=int, default=10000, help="test images for the test error")
@@ -124,7 +127,9 @@ def run_study(args: argparse.Namespace) -> int:
         if not sizes:
             raise ValueError("--train-sizes: expected at least one training-set size")
         data = studies.load_study_data(data_name, n_train=max(sizes), n_test=args.n_test)
+        max_epochs = None if args.max_epochs is None else _ints(args.max_epochs, "--max-epochs")
         st = studies.architecture_study(data, architectures=archs, train_sizes=sizes, max_images=args.max_images,
+                                        max_epochs=max_epochs,
                                         target_train_accuracy=args.target_accuracy, n_boot=args.n_boot, **kw)
         files = studies.write_architecture_outputs(st, out)
         print(studies.architecture_report(st))
