@@ -138,10 +138,12 @@ class FlipResult:
 def _classes(module64: Any, X: np.ndarray, batch: int = 128) -> np.ndarray:
     import torch
 
+    p = next(module64.parameters(), None)
+    dev = p.device if p is not None else "cpu"
     out = []
     with torch.no_grad():
         for a in range(0, len(X), batch):
-            z = module64(torch.as_tensor(np.asarray(X[a:a + batch]), dtype=torch.float64))
+            z = module64(torch.as_tensor(np.asarray(X[a:a + batch]), dtype=torch.float64, device=dev))
             z = z[0] if isinstance(z, (tuple, list)) else z
             out.append(z.argmax(1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)

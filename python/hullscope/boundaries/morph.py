@@ -262,6 +262,14 @@ def morph(model: Any, A: Any, B: Any, *, X_train: Any = None, labels_a: Any = No
     layer, exact : as in :func:`hullscope.boundaries.rays`.
     grid, tol : scan intervals on [0, 1] and bisection tolerance in s (network heads).
     hull_grid, hull_tol : hull membership grid on each path and bisection tolerance of its ends.
+    threads : int, optional
+        Threads of the hull engine (default: all cores).
+    device : torch device
+        Where the network runs.
+    batch_size : int
+        Points per float32 network call (float64 calls take a quarter of it).
+    progress : bool
+        tqdm progress bars on the scans and the hull computations.
     """
     from ..hull import Hull
 

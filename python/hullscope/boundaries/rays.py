@@ -307,6 +307,14 @@ def rays(model: Any, X_train: Any, X_test: Any, y_test: Any = None, *, layer: Op
         Distances of the test points to the training hull in this space, if already computed.
     typical_nn : float, optional
         The space's typical nearest-neighbour distance among training samples (computed if omitted).
+    threads : int, optional
+        Threads of the hull engine (default: all cores).
+    device : torch device
+        Where the network runs.
+    batch_size : int
+        Points per float32 network call (float64 calls take a quarter of it).
+    progress : bool
+        tqdm progress bars on the scans and the hull computations.
 
     Returns
     -------
