@@ -296,24 +296,40 @@ def test_study_bad_input(tmp_path):
         studies.StudyData(np.zeros((3, 8, 8)), np.zeros(3, int), np.zeros((3, 1, 8, 8)), np.zeros(3, int), "x")
 
 
-def test_study_command(tmp_path, capsys):
-    from hullscope.cli import main
+def _stability_cli(argv):
+    """Run ``hullscope stability ARGV`` through its own parser (independent of the other sub-commands)."""
+    import argparse
 
-    rc = main(["stability", "--study", "noise", "--data", "digits", "--architectures", "lenet", "--noise-levels",
-               "0,0.5", "--train-seeds", "0", "--train-samples", "80", "--train-epochs", "1", "--n-images", "12",
-               "--n-test", "30", "--seeds", "0", "--threads", "1", "--out", str(tmp_path)])
+    from hullscope.stability import cli as stability_cli
+
+    parser = argparse.ArgumentParser(prog="hullscope")
+    stability_cli.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["stability", *argv])
+    return args.func(args)
+
+
+def test_study_command(tmp_path, capsys):
+    rc = _stability_cli(["--study", "noise", "--data", "digits", "--architectures", "lenet", "--noise-levels",
+                         "0,0.5", "--train-seeds", "0", "--train-samples", "80", "--train-epochs", "1",
+                         "--n-images", "12", "--n-test", "30", "--seeds", "0", "--threads", "1", "--out", str(tmp_path)])
     assert rc == 0
     text = capsys.readouterr().out
     assert "lenet" in text and "holds at sigma" in text and "noise_study.json" in text
     doc = json.loads((tmp_path / "noise_study.json").read_text())
     assert doc["config"]["sigmas"] == [0.0, 0.5] and doc["counts"]["trained"] == 2
-    rc = main(["stability", "--study", "noise", "--data", "digits", "--noise-levels", "a,b", "--out", str(tmp_path)])
-    assert rc != 0 and "--noise-levels: expected comma-separated numbers" in capsys.readouterr().err
-    rc = main(["stability", "--study", "noise", "--data", "digits", "--noise-levels", "0,-1", "--out", str(tmp_path)])
-    assert rc != 0 and "sigmas: expected a finite noise level >= 0" in capsys.readouterr().err
-    rc = main(["stability", "--study", "architectures", "--data", "digits", "--architectures", "fc,nope",
-               "--out", str(tmp_path)])
-    assert rc != 0 and "unknown architecture 'nope'" in capsys.readouterr().err
+    prov = doc["provenance"]
+    assert prov["seeds"] == {"train": [0], "measure": [0]} and prov["data"]["n_train"] == 80
+    assert prov["hullscope_version"] and prov["date_utc"].endswith("Z") and prov["command"][0] == "hullscope"
+    with pytest.raises(ValueError, match="--noise-levels: expected comma-separated numbers"):
+        _stability_cli(["--study", "noise", "--data", "digits", "--noise-levels", "a,b", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="sigmas: expected a finite noise level >= 0"):
+        _stability_cli(["--study", "noise", "--data", "digits", "--noise-levels", "0,-1", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="unknown architecture 'nope'"):
+        _stability_cli(["--study", "architectures", "--data", "digits", "--architectures", "fc,nope",
+                        "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="max_epochs: expected one epoch budget per training-set size"):
+        _stability_cli(["--study", "architectures", "--data", "digits", "--train-sizes", "100,200",
+                        "--max-epochs", "3", "--out", str(tmp_path)])
 
 
 # ---- bad input to the stability API (issue 13) ----------------------------------------------------

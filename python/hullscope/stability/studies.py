@@ -103,7 +103,10 @@ def load_study_data(name: str = "mnist", n_train: int = 10000, n_test: int = 100
         return StudyData(d.X_train[:, None].astype(np.float32), d.y_train, d.X_test[:, None].astype(np.float32),
                          d.y_test, "mnist")
     if name == "digits":
-        from ..models import split_digits_images
+        try:
+            from ..datasets import split_digits_images
+        except ImportError:  # older layout
+            from ..models import split_digits_images
 
         Xtr, ytr, Xte, yte = split_digits_images()
         return StudyData(Xtr[:n_train], ytr[:n_train], Xte[:n_test], yte[:n_test], "digits")
