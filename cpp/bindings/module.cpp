@@ -320,7 +320,7 @@ py::dict region_adjacency(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayI 
 }
 
 py::dict region_project(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayD F, CArrayI source, CArrayI target,
-                        int mode, double tol, Index max_iterations, int threads) {
+                        hullscope::ProjectionKind mode, double tol, Index max_iterations, int threads) {
     Model mo = make_model(W, b, lo, hi);
     const Index K = W.shape(0), d = W.shape(1);
     RowMap Fm = row_map(F, "F", d);
@@ -330,7 +330,7 @@ py::dict region_project(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayD F,
     for (Index i = 0; i < N; ++i) {
         const Index s = source.data()[i], t = target.data()[i];
         if (s < 0 || s >= K || t < 0 || t >= K) throw std::invalid_argument("source/target: class index out of range");
-        if (mode == 1 && s == t) throw std::invalid_argument("flip point: the target class equals the source class");
+        if (mode == hullscope::kToTie && s == t) throw std::invalid_argument("flip point: the target class equals the source class");
     }
     std::vector<double> f(N * d), dist(N), lower(N), y(N * (K + 2 * d));
     std::vector<std::int8_t> conv(N);
@@ -371,27 +371,58 @@ py::dict region_radius_box(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayD
 }
 
 void bind_regions(py::module_& m) {
+    // The core's status codes, named once (arithmetic: they compare equal to the ints in result dicts).
+    py::enum_<hullscope::LPStatus>(m, "LPStatus", py::arithmetic(), "Outcome of lp_solve.")
+        .value("optimal", hullscope::kLpOptimal)
+        .value("infeasible", hullscope::kLpInfeasible)
+        .value("unbounded", hullscope::kLpUnbounded)
+        .value("iteration_limit", hullscope::kLpIterationLimit);
+    py::enum_<hullscope::RegionStatus>(m, "RegionStatus", py::arithmetic(), "Outcome of a Chebyshev-ball LP.")
+        .value("full", hullscope::kRegionFull)
+        .value("empty", hullscope::kRegionEmpty)
+        .value("flat", hullscope::kRegionFlat)
+        .value("unbounded", hullscope::kRegionUnboundedBall)
+        .value("unconverged", hullscope::kRegionIterationLimit);
+    py::enum_<hullscope::FacetStatus>(m, "FacetStatus", py::arithmetic(), "Verdict of a facet test.")
+        .value("not_tested", hullscope::kFacetNotTested)
+        .value("not_facet", hullscope::kNotFacet)
+        .value("facet", hullscope::kFacet)
+        .value("unconverged", hullscope::kFacetUnconverged);
+    py::enum_<hullscope::ProjectionKind>(m, "ProjectionKind", "What region_project projects onto.")
+        .value("region", hullscope::kToRegion)
+        .value("tie", hullscope::kToTie);
     m.def("lp_solve", &lp_solve, py::arg("A").noconvert(), py::arg("b").noconvert(), py::arg("c").noconvert(),
           py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("x_start").noconvert() = py::none(),
           py::arg("feas_tol") = 1e-9, py::arg("max_iterations") = 0,
           "max c^T x s.t. A x <= b, lo <= x <= hi by the dense bounded-variable simplex, with certificates.");
     m.def("region_chebyshev", &region_chebyshev, py::arg("W").noconvert(), py::arg("b").noconvert(),
           py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("classes").noconvert(),
-          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0);
+          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0,
+          "Chebyshev balls of the given classes within the box [lo, hi]: status (RegionStatus), radius, centre and\n"
+          "the LP's multipliers, one LP per class, in parallel over classes.");
     m.def("region_facets", &region_facets, py::arg("W").noconvert(), py::arg("b").noconvert(),
           py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("c"), py::arg("status").noconvert(),
           py::arg("radius").noconvert(), py::arg("center").noconvert(), py::arg("tol"), py::arg("exact") = false,
-          py::arg("feas_tol") = 1e-9);
+          py::arg("feas_tol") = 1e-9,
+          "Which rows of class c's region are facets within the box: status (FacetStatus), LP value, a facet point\n"
+          "per facet and dual multipliers per non-facet (exact=False lets a projected-gradient walk prove facets).");
     m.def("region_adjacency", &region_adjacency, py::arg("W").noconvert(), py::arg("b").noconvert(),
           py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("status").noconvert(),
           py::arg("radius").noconvert(), py::arg("center").noconvert(), py::arg("tol"), py::arg("exact") = false,
-          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0);
+          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0,
+          "Facet tests of every class pair (one LP per unordered pair): (K, K) FacetStatus and values, facet points\n"
+          "and dual certificates, in parallel over classes.");
     m.def("region_project", &region_project, py::arg("W").noconvert(), py::arg("b").noconvert(),
           py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("F").noconvert(),
           py::arg("source").noconvert(), py::arg("target").noconvert(), py::arg("mode"), py::arg("tol") = 1e-10,
-          py::arg("max_iterations") = 0, py::arg("threads") = 0);
+          py::arg("max_iterations") = 0, py::arg("threads") = 0,
+          "Nearest point of each row of F in the region of class target (mode=ProjectionKind.region) or on the tie\n"
+          "of classes source and target (ProjectionKind.tie), within the box: an active-set QP with its KKT check\n"
+          "and a primal fallback; points, distances, dual lower bounds and multipliers.");
     m.def("region_radius_box", &region_radius_box, py::arg("W").noconvert(), py::arg("b").noconvert(),
-          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("F").noconvert(), py::arg("threads") = 0);
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("F").noconvert(), py::arg("threads") = 0,
+          "Exact certified radius of each row of F in the box: prediction, radius (inf with the certificate that no\n"
+          "rival reaches the prediction in the box), the rival and the nearest boundary point.");
 }
 
 }  // namespace

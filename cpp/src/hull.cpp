@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 
+#include "hullscope/parallel.hpp"
 #include "hullscope/pricing.hpp"
 
 #include <Eigen/QR>
@@ -658,21 +659,11 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             if (std::sqrt(qy.zz) - qy.best_margin <= 4.0 * (qy.noise + qy.pad)) qy.converged = true;
         };
 
-        std::vector<std::string> errors(static_cast<size_t>(Bact));
-#ifdef HULLSCOPE_HAVE_OPENMP
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-#endif
-        for (int b = 0; b < Bact; ++b) {
-            try {
-                process(*active[b], pout[b]);
-                if (active[b]->done && !active[b]->converged) polish(*active[b]);
-            } catch (const std::exception& e) {
-                errors[b] = e.what();
-                active[b]->done = true;
-            }
-        }
-        for (int b = 0; b < Bact; ++b)
-            if (!errors[b].empty()) throw std::invalid_argument(errors[b]);
+        // A query whose processing throws marks the whole call failed; the exception keeps its type.
+        parallel_for(Bact, threads, [&](Index b) {
+            process(*active[b], pout[b]);
+            if (active[b]->done && !active[b]->converged) polish(*active[b]);
+        });
         if (opt.interrupted && opt.interrupted()) throw Interrupted();
         std::vector<std::unique_ptr<Query>> keep;
         for (auto& qy : active) {

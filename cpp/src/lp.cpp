@@ -174,7 +174,7 @@ class Simplex {
         return Binv_.transpose() * cb;
     }
 
-    // Run the simplex on the current costs. Returns LP_OPTIMAL, LP_UNBOUNDED or LP_ITERATION_LIMIT.
+    // Run the simplex on the current costs. Returns kLpOptimal, kLpUnbounded or kLpIterationLimit.
     int run(Index max_iter, Index& iters, Eigen::VectorXd& ray) {
         const Index N = n_ + m_ + 1;
         Eigen::VectorXd y(m_), dstruct(n_), alpha(m_), col(m_);
@@ -182,7 +182,7 @@ class Simplex {
         int degenerate_run = 0;
         bool priced = false;  // reduced costs still valid (the basis has not changed since pricing)
         for (;;) {
-            if (iters >= max_iter) return LP_ITERATION_LIMIT;
+            if (iters >= max_iter) return kLpIterationLimit;
             if (since_refactor_ >= opt_.refactor_every) {
                 refactor();
                 priced = false;
@@ -217,7 +217,7 @@ class Simplex {
                     enter = j;
                 }
             }
-            if (enter < 0) return LP_OPTIMAL;
+            if (enter < 0) return kLpOptimal;
             ++iters;
             const double delta = d[enter] > 0 ? 1.0 : -1.0;
             column(enter, col);
@@ -239,7 +239,7 @@ class Simplex {
                 if (enter < n_) ray[enter] = delta;
                 for (Index i = 0; i < m_; ++i)
                     if (basis_[i] < n_) ray[basis_[i]] = -delta * alpha[i];
-                return LP_UNBOUNDED;
+                return kLpUnbounded;
             }
             // Pass 2: among rows whose exact ratio fits under theta_max, the largest pivot.
             Index leave = -1;
@@ -293,9 +293,9 @@ class Simplex {
 
     // Dual simplex with a bound-flipping ratio test, for problems whose structural variables are all
     // boxed (finite lo and hi). It starts at the box vertex that maximises c (dual feasible with the
-    // slack basis) and restores primal feasibility row by row. Returns LP_OPTIMAL, LP_INFEASIBLE
+    // slack basis) and restores primal feasibility row by row. Returns kLpOptimal, kLpInfeasible
     // (dual unbounded; the caller re-solves with the primal method to get a Farkas certificate) or
-    // LP_ITERATION_LIMIT.
+    // kLpIterationLimit.
     int run_dual(const Eigen::VectorXd& c, Index max_iter, Index& iters) {
         const Index N = n_ + m_ + 1;
         for (Index j = 0; j < n_; ++j) val_[j] = c[j] > 0 ? U_[j] : L_[j];
@@ -332,7 +332,7 @@ class Simplex {
         std::vector<Cand> cands;
         std::vector<Index> flipped;
         for (;;) {
-            if (iters >= max_iter) return LP_ITERATION_LIMIT;
+            if (iters >= max_iter) return kLpIterationLimit;
             if (since_refactor_ >= opt_.refactor_every) {
                 refactor();
                 price();
@@ -356,7 +356,7 @@ class Simplex {
                     r = p;
                 }
             }
-            if (r < 0) return LP_OPTIMAL;
+            if (r < 0) return kLpOptimal;
             ++iters;
             const Index kr = basis_[r];
             const double sigma = val_[kr] < L_[kr] ? 1.0 : -1.0;
@@ -375,7 +375,7 @@ class Simplex {
                 const double dj = at_upper ? std::max(0.0, d[j]) : std::max(0.0, -d[j]);
                 cands.push_back({dj / std::abs(a), j, a});
             }
-            if (cands.empty()) return LP_INFEASIBLE;
+            if (cands.empty()) return kLpInfeasible;
             std::sort(cands.begin(), cands.end(), [](const Cand& p, const Cand& q) {
                 return p.ratio < q.ratio || (p.ratio == q.ratio && p.j < q.j);
             });
@@ -393,7 +393,7 @@ class Simplex {
                 slope -= std::abs(cd.a) * range;
                 flipped.push_back(cd.j);
             }
-            if (enter < 0) return LP_INFEASIBLE;
+            if (enter < 0) return kLpInfeasible;
             const double thetaD = d[enter] / a_enter;
             // Bound flips of the passed candidates, then their effect on the basic values.
             if (!flipped.empty()) {
@@ -465,9 +465,9 @@ LPResult solve_lp(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<c
         const double cmax = c.size() ? c.cwiseAbs().maxCoeff() : 0.0;
         const double cs = cmax > 0 ? 1.0 / cmax : 1.0;
         Index it = 0;
-        if (D.run_dual(c * cs, max_iter, it) == LP_OPTIMAL) {
+        if (D.run_dual(c * cs, max_iter, it) == kLpOptimal) {
             D.refactor();
-            res.status = LP_OPTIMAL;
+            res.status = kLpOptimal;
             res.iterations = it;
             res.x = Eigen::Map<const Eigen::VectorXd>(D.val_.data(), n);
             for (Index j = 0; j < n; ++j) res.x[j] = std::min(std::max(res.x[j], lo[j]), hi[j]);
@@ -485,8 +485,8 @@ LPResult solve_lp(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<c
         S.set_costs(nullptr, -1.0);
         const int st = S.run(max_iter, iters, ray);
         res.phase1_iterations = iters;
-        if (st == LP_ITERATION_LIMIT) {
-            res.status = LP_ITERATION_LIMIT;
+        if (st == kLpIterationLimit) {
+            res.status = kLpIterationLimit;
             res.x = Eigen::Map<const Eigen::VectorXd>(S.val_.data(), n);
             res.y = Eigen::VectorXd::Zero(m);
             res.iterations = iters;
@@ -495,7 +495,7 @@ LPResult solve_lp(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<c
         }
         if (S.val_[S.tcol()] > opt.feas_tol) {
             Eigen::VectorXd ys = S.duals();
-            res.status = LP_INFEASIBLE;
+            res.status = kLpInfeasible;
             res.y = ys.cwiseMax(0.0).cwiseProduct(S.rs_);
             res.x = Eigen::Map<const Eigen::VectorXd>(S.val_.data(), n);
             res.iterations = iters;
@@ -517,7 +517,7 @@ LPResult solve_lp(const Eigen::Ref<const Eigen::MatrixXd>& A, const Eigen::Ref<c
     for (Index j = 0; j < n; ++j) res.x[j] = std::min(std::max(res.x[j], lo[j]), hi[j]);
     res.y = (S.duals().cwiseMax(0.0).cwiseProduct(S.rs_)) / cs;
     res.status = st;
-    if (st == LP_UNBOUNDED) {
+    if (st == kLpUnbounded) {
         res.ray = ray;
         res.value = kInf;
     } else {

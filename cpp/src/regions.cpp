@@ -89,30 +89,30 @@ ChebyshevResult chebyshev(const RegionModel& M, Index c, const LPOptions& opt) {
         for (Index i = 0; i < d; ++i) f[i] = off[i] + s[i] * x[d] + sig[i] * x[i];
         return f;
     };
-    if (lp.status == LP_INFEASIBLE) {
+    if (lp.status == kLpInfeasible) {
         // Certify emptiness on the plain feasibility problem A f <= g, lo <= f <= hi.
         const LPResult feas = solve_lp(R.A, R.g, Eigen::VectorXd::Zero(d), M.lo, M.hi, nullptr, opt);
-        if (feas.status == LP_INFEASIBLE) {
-            out.status = REGION_EMPTY;
+        if (feas.status == kLpInfeasible) {
+            out.status = kRegionEmpty;
             for (Index k = 0; k < m; ++k) out.y[R.cls[k]] = feas.y[k];
             out.center = Eigen::VectorXd::Constant(d, kNaN);
             out.radius = kNaN;
         } else {
-            out.status = feas.status == LP_OPTIMAL ? REGION_FLAT : REGION_ITERATION_LIMIT;
+            out.status = feas.status == kLpOptimal ? kRegionFlat : kRegionIterationLimit;
             out.center = feas.x;
             out.radius = 0.0;
         }
         return out;
     }
-    if (lp.status == LP_ITERATION_LIMIT) {
-        out.status = REGION_ITERATION_LIMIT;
+    if (lp.status == kLpIterationLimit) {
+        out.status = kRegionIterationLimit;
         out.center = to_f(lp.x);
         out.radius = lp.x[d];
         return out;
     }
-    if (lp.status == LP_UNBOUNDED) {
+    if (lp.status == kLpUnbounded) {
         // Balls of any radius fit; report a centre whose ball has radius about 1 in the data's scale.
-        out.status = REGION_UNBOUNDED_BALL;
+        out.status = kRegionUnboundedBall;
         const double dr = lp.ray[d];
         const double scale = 1.0 + lp.x.head(d).cwiseAbs().maxCoeff();
         const double t = dr > 0 ? std::max(0.0, (scale - lp.x[d]) / dr) : 0.0;
@@ -124,7 +124,7 @@ ChebyshevResult chebyshev(const RegionModel& M, Index c, const LPOptions& opt) {
     out.center = to_f(lp.x);
     out.radius = lp.x[d];
     const double flat_tol = 1e3 * opt.feas_tol * (1.0 + out.center.cwiseAbs().maxCoeff());
-    out.status = out.radius > flat_tol ? REGION_FULL : REGION_FLAT;
+    out.status = out.radius > flat_tol ? kRegionFull : kRegionFlat;
     Eigen::VectorXd yk = lp.y.head(m);
     for (Index k = 0; k < m; ++k) out.y[R.cls[k]] = yk[k];
     Eigen::VectorXd aty = R.A.transpose() * yk;
@@ -142,11 +142,11 @@ FacetResult facets(const RegionModel& M, Index c, const ChebyshevResult& cheb, c
     const Index K = M.K(), d = M.d();
     const Index T = static_cast<Index>(targets.size());
     FacetResult out;
-    out.status.assign(T, -1);
+    out.status.assign(T, kFacetNotTested);
     out.value = Eigen::VectorXd::Constant(T, kNaN);
     out.point = RowMatrixXd::Constant(T, d, kNaN);
     out.dual = RowMatrixXd::Zero(T, K);
-    if (cheb.status != REGION_FULL && cheb.status != REGION_UNBOUNDED_BALL) return out;
+    if (cheb.status != kRegionFull && cheb.status != kRegionUnboundedBall) return out;
     const ClassRows R = class_rows(M, c);
     const Index m = R.A.rows();
     std::vector<Index> row_of(K, -1);
@@ -159,7 +159,7 @@ FacetResult facets(const RegionModel& M, Index c, const ChebyshevResult& cheb, c
         const Index j = targets[t];
         const Index rj = row_of[j];
         if (rj < 0) {  // identical class: the two regions coincide, no facet between them
-            out.status[t] = 0;
+            out.status[t] = kNotFacet;
             continue;
         }
         const Eigen::VectorXd aj = R.A.row(rj).transpose();
@@ -223,7 +223,7 @@ FacetResult facets(const RegionModel& M, Index c, const ChebyshevResult& cheb, c
             for (Index i = 0; i < d; ++i) pend[i] = std::min(std::max(x0[i] + send * aj[i], M.lo[i]), M.hi[i]);
             const double v1 = aj.dot(pend) - R.g[rj];
             if (v1 / nj > atol) {
-                out.status[t] = 1;
+                out.status[t] = kFacet;
                 out.value[t] = unbounded_walk ? kInf : v1 / nj;
                 const double lam = v0 / (v0 - v1);
                 out.point.row(t) = (x0 + lam * (pend - x0)).transpose();
@@ -246,37 +246,37 @@ FacetResult facets(const RegionModel& M, Index c, const ChebyshevResult& cheb, c
         ++out.lps;
         out.iterations += lp.iterations;
         Eigen::VectorXd xw;
-        if (lp.status == LP_OPTIMAL) {
+        if (lp.status == kLpOptimal) {
             const double val = (lp.value - R.g[rj]) / nj;
             out.value[t] = val;
             if (val > atol) {
                 xw = lp.x;
             } else {
-                out.status[t] = 0;
+                out.status[t] = kNotFacet;
                 for (Index k = 0, r = 0; k < m; ++k) {
                     if (same[k]) continue;
                     out.dual(t, R.cls[k]) = lp.y[r++];
                 }
                 continue;
             }
-        } else if (lp.status == LP_UNBOUNDED) {
+        } else if (lp.status == kLpUnbounded) {
             const double slope = aj.dot(lp.ray);
             if (!(slope > 0)) {
-                out.status[t] = 3;
+                out.status[t] = kFacetUnconverged;
                 continue;
             }
             out.value[t] = kInf;
             const double tt = std::max(0.0, (R.g[rj] - aj.dot(lp.x) + nj) / slope);
             xw = lp.x + tt * lp.ray;
         } else {
-            out.status[t] = 3;
+            out.status[t] = kFacetUnconverged;
             continue;
         }
         // The segment x0 -> xw crosses row j inside every other row: a facet point.
         const double v1 = aj.dot(xw) - R.g[rj];
         const double lam = v0 / (v0 - v1);
         out.point.row(t) = (x0 + lam * (xw - x0)).transpose();
-        out.status[t] = 1;
+        out.status[t] = kFacet;
     }
     return out;
 }
@@ -423,7 +423,7 @@ ProjectionResult project_primal(const Eigen::Ref<const Eigen::MatrixXd>& R, cons
     const Eigen::VectorXd inf = Eigen::VectorXd::Constant(d, std::numeric_limits<double>::infinity());
     // Start from f0 clipped by the LP's phase 1 (the objective pulls nowhere: c = 0).
     const LPResult lp = solve_lp(A, b, Eigen::VectorXd::Zero(d), -inf, inf, nullptr, LPOptions());
-    if (lp.status != LP_OPTIMAL) {
+    if (lp.status != kLpOptimal) {
         out.distance = out.lower = kInf;
         return out;
     }

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <numeric>
 
+#include "hullscope/parallel.hpp"
 #include "hullscope/regions.hpp"
 
 #ifdef HULLSCOPE_HAVE_OPENMP
@@ -20,26 +21,6 @@ namespace hullscope {
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Runs body(i) for i in [0, n) on `threads` threads, rethrowing the first exception afterwards.
-template <class F>
-void parallel_for(Index n, int threads, F&& body) {
-    std::exception_ptr err;
-    std::mutex mu;
-    const int nt = resolve_threads(threads);
-    (void)nt;
-#ifdef HULLSCOPE_HAVE_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-#endif
-    for (Index i = 0; i < n; ++i) {
-        try {
-            body(i);
-        } catch (...) {
-            std::lock_guard<std::mutex> lock(mu);
-            if (!err) err = std::current_exception();
-        }
-    }
-    if (err) std::rethrow_exception(err);
-}
 }  // namespace
 
 std::vector<ChebyshevResult> chebyshev_all(const RegionModel& M, const std::vector<Index>& classes,
@@ -59,18 +40,18 @@ AdjacencyResult adjacency(const RegionModel& M, const std::vector<ChebyshevResul
         // A pair needs both regions full-dimensional; it is tested once, from the smaller index.
         for (Index j = c + 1; j < K; ++j) {
             const int sj = cheb[j].status;
-            if (sj == REGION_FULL || sj == REGION_UNBOUNDED_BALL) live[c].push_back(j);
+            if (sj == kRegionFull || sj == kRegionUnboundedBall) live[c].push_back(j);
         }
         if (!live[c].empty()) per[c] = facets(M, c, cheb[c], live[c], tol, opt);
     });
     AdjacencyResult out;
-    out.status.assign(K * K, -1);
+    out.status.assign(K * K, kFacetNotTested);
     out.value.assign(K * K, std::numeric_limits<double>::quiet_NaN());
     Index P = 0, Q = 0;
     for (Index c = 0; c < K; ++c) {
         for (size_t t = 0; t < live[c].size(); ++t) {
-            if (per[c].status[t] == 1) ++P;
-            else if (per[c].status[t] == 0) ++Q;
+            if (per[c].status[t] == kFacet) ++P;
+            else if (per[c].status[t] == kNotFacet) ++Q;
         }
     }
     out.points.resize(P, d);
@@ -85,11 +66,11 @@ AdjacencyResult adjacency(const RegionModel& M, const std::vector<ChebyshevResul
             const int st = per[c].status[t];
             out.status[c * K + j] = out.status[j * K + c] = st;
             out.value[c * K + j] = out.value[j * K + c] = per[c].value[t];
-            if (st == 1) {
+            if (st == kFacet) {
                 out.point_pairs.push_back(c);
                 out.point_pairs.push_back(j);
                 out.points.row(p++) = per[c].point.row(t);
-            } else if (st == 0) {
+            } else if (st == kNotFacet) {
                 out.dual_pairs.push_back(c);
                 out.dual_pairs.push_back(j);
                 out.duals.row(q++) = per[c].dual.row(t);
@@ -100,7 +81,7 @@ AdjacencyResult adjacency(const RegionModel& M, const std::vector<ChebyshevResul
 }
 
 void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, const Index* source,
-                   const Index* target, int mode, double tol, Index max_iterations, int threads, double* f_out,
+                   const Index* target, ProjectionKind mode, double tol, Index max_iterations, int threads, double* f_out,
                    double* dist, double* lower, std::int8_t* converged, double* y_out, Index* iterations) {
     const Index K = M.K(), d = M.d(), N = F.rows();
     std::vector<Index> hi_rows, lo_rows;
@@ -110,21 +91,21 @@ void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F,
     }
     parallel_for(N, threads, [&](Index n) {
         const Index j = target[n];
-        const Index c = mode == 1 ? source[n] : j;
+        const Index c = mode == kToTie ? source[n] : j;
         // Rows: [tie row (mode 1)] class rows, then f_i <= hi_i, then -f_i <= -lo_i.
         std::vector<Index> slot;  // output slot of each row
-        Index rows = (mode == 1 ? 1 : 0) + K - 1 + static_cast<Index>(hi_rows.size() + lo_rows.size());
+        Index rows = (mode == kToTie ? 1 : 0) + K - 1 + static_cast<Index>(hi_rows.size() + lo_rows.size());
         Eigen::MatrixXd R = Eigen::MatrixXd::Zero(rows, d);
         Eigen::VectorXd h(rows);
         Index r = 0;
-        if (mode == 1) {
+        if (mode == kToTie) {
             R.row(r) = M.W.row(j) - M.W.row(c);
             h[r] = M.b[c] - M.b[j];
             slot.push_back(j);
             ++r;
         }
         for (Index k = 0; k < K; ++k) {
-            if (k == c || (mode == 1 && k == j)) continue;
+            if (k == c || (mode == kToTie && k == j)) continue;
             Eigen::RowVectorXd a = M.W.row(k) - M.W.row(c);
             const double g = M.b[c] - M.b[k];
             if (a.squaredNorm() == 0.0 && g >= 0.0) continue;
@@ -149,7 +130,7 @@ void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F,
         h.conservativeResize(r);
         const Eigen::VectorXd f0 = F.row(n).transpose();
         const double scale = 1.0 + f0.cwiseAbs().maxCoeff();
-        if (mode == 1) {
+        if (mode == kToTie) {
             // The tie set can be empty (c and j never tie on top inside the domain): decide that by
             // an LP first, since the dual of an infeasible projection has no bounded optimum.
             Eigen::MatrixXd Rf(r - static_cast<Index>(hi_rows.size() + lo_rows.size()) + 1, d);
@@ -161,7 +142,7 @@ void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F,
             hf[mc] = -h[0];
             LPOptions o;
             const LPResult feas = solve_lp(Rf, hf, Eigen::VectorXd::Zero(d), M.lo, M.hi, nullptr, o);
-            if (feas.status == LP_INFEASIBLE) {
+            if (feas.status == kLpInfeasible) {
                 Eigen::Map<Eigen::VectorXd>(f_out + n * d, d).setConstant(std::numeric_limits<double>::quiet_NaN());
                 dist[n] = kInf;
                 lower[n] = kInf;
@@ -171,7 +152,7 @@ void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F,
                 return;
             }
         }
-        const ProjectionResult pr = project_polyhedron(R, h, mode == 1 ? 1 : 0, f0, tol * scale, max_iterations);
+        const ProjectionResult pr = project_polyhedron(R, h, mode == kToTie ? 1 : 0, f0, tol * scale, max_iterations);
         Eigen::Map<Eigen::VectorXd>(f_out + n * d, d) = pr.f;
         dist[n] = pr.distance;
         lower[n] = pr.lower;

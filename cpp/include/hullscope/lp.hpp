@@ -16,7 +16,7 @@
 
 namespace hullscope {
 
-enum LPStatus : int { LP_OPTIMAL = 0, LP_INFEASIBLE = 1, LP_UNBOUNDED = 2, LP_ITERATION_LIMIT = 3 };
+enum LPStatus : int { kLpOptimal = 0, kLpInfeasible = 1, kLpUnbounded = 2, kLpIterationLimit = 3 };
 
 struct LPOptions {
     double feas_tol = 1e-9;   // primal feasibility tolerance (rows are scaled to unit norm inside)
@@ -28,7 +28,7 @@ struct LPOptions {
 };
 
 struct LPResult {
-    int status = LP_ITERATION_LIMIT;
+    int status = kLpIterationLimit;
     double value = 0.0;            // c^T x (optimal / iteration limit); +inf when unbounded
     Eigen::VectorXd x;             // (n,) primal point (feasible unless infeasible)
     Eigen::VectorXd y;             // (m,) row multipliers >= 0 (dual bound, or Farkas when infeasible)

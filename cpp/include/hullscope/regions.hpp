@@ -32,11 +32,11 @@ struct ClassRows {
 };
 ClassRows class_rows(const RegionModel& M, Index c);
 
-enum RegionStatus : int { REGION_FULL = 0, REGION_EMPTY = 1, REGION_FLAT = 2, REGION_UNBOUNDED_BALL = 3,
-                          REGION_ITERATION_LIMIT = 4 };
+enum RegionStatus : int { kRegionFull = 0, kRegionEmpty = 1, kRegionFlat = 2, kRegionUnboundedBall = 3,
+                          kRegionIterationLimit = 4 };
 
 struct ChebyshevResult {
-    int status = REGION_ITERATION_LIMIT;
+    int status = kRegionIterationLimit;
     double radius = 0.0;        // Euclidean radius of the largest ball in R_c and the box; inf if unbounded
     Eigen::VectorXd center;     // (d,)
     Eigen::VectorXd y;          // (K,) multipliers of the class rows (dual bound / Farkas when empty)
@@ -46,7 +46,13 @@ struct ChebyshevResult {
 ChebyshevResult chebyshev(const RegionModel& M, Index c, const LPOptions& opt);
 
 // Facet test of rows `targets` of class c (all k != c when empty), warm-started from the class's
-// Chebyshev centre. status: 1 facet, 0 not a facet, -1 region not full-dimensional / skipped,
+// What a projection projects onto.
+enum ProjectionKind : int { kToRegion = 0, kToTie = 1 };
+
+// Facet verdicts (FacetStatus).
+enum FacetStatus : int { kFacetNotTested = -1, kNotFacet = 0, kFacet = 1, kFacetUnconverged = 3 };
+
+// Chebyshev centre. status: kFacet, kNotFacet, kFacetNotTested (region not full-dimensional / skipped),
 // 3 iteration limit.
 struct FacetResult {
     std::vector<int> status;    // (T,)
@@ -98,12 +104,12 @@ AdjacencyResult adjacency(const RegionModel& M, const std::vector<ChebyshevResul
                           const LPOptions& opt, int threads);
 
 // Projection of every row of F (N, d) onto a polyhedron per row:
-//   mode 0: the region of class target[i] (distance to class);
-//   mode 1: the tie set {z_c = z_j >= z_k} with c = source[i], j = target[i] (flip point).
-// Output y is (N, K + 2d): class-row multipliers by class (mode 1: the tie row in slot j), then
+//   kToRegion: the region of class target[i] (distance to class);
+//   kToTie:    the tie set {z_c = z_j >= z_k} with c = source[i], j = target[i] (flip point).
+// Output y is (N, K + 2d): class-row multipliers by class (kToTie: the tie row in slot j), then
 // multipliers of f <= hi and of -f <= -lo.
 void project_batch(const RegionModel& M, const Eigen::Ref<const RowMatrixXd>& F, const Index* source,
-                   const Index* target, int mode, double tol, Index max_iterations, int threads, double* f_out,
+                   const Index* target, ProjectionKind mode, double tol, Index max_iterations, int threads, double* f_out,
                    double* dist, double* lower, std::int8_t* converged, double* y_out, Index* iterations);
 
 // Exact distance from each row of F to the nearest point of the box with a different decision

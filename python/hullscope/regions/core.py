@@ -29,13 +29,28 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["LinearRegions", "box_of"]
 
-_STATUS = {0: "full", 1: "empty", 2: "flat", 3: "unbounded", 4: "unconverged"}
-
 
 def _core():
     from .. import _core as core
 
     return core
+
+
+def _names(enum) -> dict:
+    """{code: name} of one of the core's status enums."""
+    return {int(v): k for k, v in enum.__members__.items()}
+
+
+_STATUS = _names(_core().RegionStatus)
+_FACET = _names(_core().FacetStatus)
+
+
+def _facet_names(codes: np.ndarray) -> np.ndarray:
+    """Facet verdict codes -> names ('facet', 'not_facet', 'not_tested', 'unconverged')."""
+    out = np.empty(np.shape(codes), dtype="<U11")
+    for code, name in _FACET.items():
+        out[codes == code] = name
+    return out
 
 
 def box_of(F: Any, margin: float = 0.0) -> tuple:
@@ -252,7 +267,7 @@ class LinearRegions:
             v = self._view
             self._cheb = core.region_chebyshev(v.W, v.b, v.lo, v.hi,
                                                np.arange(self.K, dtype=np.int64), threads=self.threads)
-            bad = np.flatnonzero(self._cheb["status"] == 4)
+            bad = np.flatnonzero(self._cheb["status"] == _core().RegionStatus.unconverged)
             if bad.size:
                 logger.warning("Chebyshev LP hit its iteration limit for classes %s", bad.tolist())
         ch = self._cheb
@@ -297,8 +312,8 @@ class LinearRegions:
         st, rad, cen = self._cheb_arrays()
         v = self._view
         r = _core().region_facets(v.W, v.b, v.lo, v.hi, c, st, rad, cen, self.facet_tol, exact)
-        status = r["status"]
-        return FacetSet(c, r["targets"], status == 1, status, r["value"], self._lift(r["point"]), r["dual"],
+        status = _facet_names(r["status"])
+        return FacetSet(c, r["targets"], status == "facet", status, r["value"], self._lift(r["point"]), r["dual"],
                         int(r["lps"]), int(r["shortcuts"]), self)
 
     def adjacency(self, *, exact: bool = False, progress: bool = False) -> Adjacency:
@@ -312,11 +327,11 @@ class LinearRegions:
         v = self._view
         r = _core().region_adjacency(v.W, v.b, v.lo, v.hi, st, rad, cen, self.facet_tol, exact,
                                      threads=self.threads)
-        status = r["status"]
-        if np.any(status == 3):
-            logger.warning("%d facet LPs did not converge", int((status == 3).sum()) // 2)
+        status = _facet_names(r["status"])
+        if np.any(status == "unconverged"):
+            logger.warning("%d facet LPs did not converge", int((status == "unconverged").sum()) // 2)
         points = self._lift(r["points"]) if len(r["points"]) else np.zeros((0, self.d))
-        return Adjacency(status == 1, status, r["value"], r["point_pairs"], points, r["dual_pairs"],
+        return Adjacency(status == "facet", status, r["value"], r["point_pairs"], points, r["dual_pairs"],
                          r["duals"], int(r["lps"]), int(r["shortcuts"]), self)
 
     # ------------------------------------------------------------------ distances
@@ -372,7 +387,8 @@ class LinearRegions:
                 if not self.chebyshev_ball(int(t)).nonempty:
                     raise ValueError(f"j: the region of class {t} is empty within the domain")
         r = _core().region_project(self.W, self.b, self.lo, self.hi, F, np.ascontiguousarray(src),
-                                   np.ascontiguousarray(tj), 1 if kind == "flip" else 0, threads=self.threads)
+                                   np.ascontiguousarray(tj), _core().ProjectionKind.tie if kind == "flip" else _core().ProjectionKind.region,
+                                   threads=self.threads)
         conv = r["converged"].astype(bool)
         if not conv.all():
             empty = int(np.sum(~conv & np.isinf(r["distance"])))
@@ -447,13 +463,13 @@ class LinearRegions:
             inf = np.full(self.d, np.inf)
             for j in np.flatnonzero(active):
                 r = core.lp_solve(C, e, np.ascontiguousarray(A[j]), -inf, inf)
-                if r["status"] == 1:  # empty set: certified vacuously, Farkas multipliers kept
+                if r["status"] == _core().LPStatus.infeasible:  # empty set: certified vacuously, Farkas multipliers kept
                     raise ValueError("polytope: the set {f : C f <= e} is empty")
-                if r["status"] == 2:
+                if r["status"] == _core().LPStatus.unbounded:
                     worst[j] = np.inf
                     counter = r["x"] + r["ray"] * max(1.0, (g[j] - A[j] @ r["x"] + nrm[j]) / (A[j] @ r["ray"]))
                     break
-                if r["status"] == 3:
+                if r["status"] == _core().LPStatus.iteration_limit:
                     raise RuntimeError(f"certify: the LP for class {j} hit its iteration limit")
                 worst[j] = (r["value"] - g[j]) / nrm[j]
                 duals[j] = r["y"]

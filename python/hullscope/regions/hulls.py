@@ -111,7 +111,7 @@ def hull_meets_region(reg: Any, points: Any, j: int) -> HullRegionMeeting:
     t_cap = 10.0 * (1.0 + float(np.abs(P).max())) * (1.0 + float(np.abs(g).max() if len(g) else 0.0))
     M, c, lo, hi, rhs = _depth_lp(P, A, g, t_cap)
     r = _core.lp_solve(np.ascontiguousarray(M), rhs, c, lo, hi)
-    if r["status"] != 0:
+    if r["status"] != _core.LPStatus.optimal:
         raise RuntimeError(f"hull_meets_region: depth LP ended with status {r['status']}")
     lam = np.clip(r["x"][:-1], 0, None)
     lam /= lam.sum()

@@ -150,8 +150,8 @@ class FacetSet:
     classes : ndarray (K-1,)
         The neighbouring class ``j`` of each row.
     is_facet : ndarray (K-1,) bool
-    status : ndarray (K-1,) int
-        1 facet, 0 not a facet, -1 region not full-dimensional, 3 unconverged.
+    status : ndarray (K-1,) str
+        'facet', 'not_facet', 'not_tested' (region not full-dimensional), 'unconverged'.
     margin : ndarray (K-1,)
         ``max (a_j f - g_j) / ||a_j||`` over ``R_c`` without row j (feature units). For facets found by
         the walk shortcut it is a certified positive lower bound; ``exact=True`` solves every LP.
@@ -176,9 +176,9 @@ class FacetSet:
         ck = Checks()
         m = self._model
         for t, j in enumerate(self.classes):
-            if self.status[t] == 1:
+            if self.status[t] == "facet":
                 _check_facet_point(ck, m, self.cls, int(j), self.points[t], rtol)
-            elif self.status[t] == 0:
+            elif self.status[t] == "not_facet":
                 _check_nonfacet(ck, m, self.cls, int(j), self.duals[t], rtol)
         return ck.done()
 
@@ -231,8 +231,9 @@ class Adjacency:
     Attributes
     ----------
     matrix : ndarray (K, K) bool, symmetric
-    status : ndarray (K, K) int
-        1 adjacent, 0 not, -1 one of the two regions is not full-dimensional, 3 unconverged.
+    status : ndarray (K, K) str
+        'facet' (adjacent), 'not_facet', 'not_tested' (a region not full-dimensional, or the diagonal),
+        'unconverged'.
     margin : ndarray (K, K)
         LP value of each tested pair (feature units; a lower bound for shortcut facets).
     point_pairs, points : ndarray (P, 2), (P, d)
