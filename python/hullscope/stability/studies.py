@@ -621,6 +621,7 @@ def epochs_for(n_train: int, max_images: int) -> int:
 def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]] = None,
                        train_sizes: Sequence[int] = (2000, 10000), train_seed: int = 0, max_images: int = 60000,
                        max_epochs: Optional[Sequence[int]] = None,
+                       epoch_overrides: Optional[Dict[str, Sequence[int]]] = None,
                        target_train_accuracy: float = 0.995, lr: float = 1e-3, batch_size: int = 64,
                        n_probe: int = 300, c: float = 3.0, T: Optional[float] = None,
                        seeds: Sequence[int] = (0, 1, 2), n_boot: int = 10000, out: Any = "hullscope-stability-arch",
@@ -630,8 +631,9 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
 
     Each net trains until its accuracy on its (clean) training set reaches ``target_train_accuracy``,
     or until it has seen ``max_images`` images (``epochs_for(n, max_images)`` epochs), or, when
-    ``max_epochs`` is given (one int per training-set size), for at most that many epochs; the record
-    says which. D_f, G_f and R_f are measured on ``n_probe`` test images at the input, the architecture's
+    ``max_epochs`` is given (one int per training-set size), for at most that many epochs;
+    ``epoch_overrides`` maps an architecture name to its own budgets, one per size. The record says
+    which happened (``converged``). D_f, G_f and R_f are measured on ``n_probe`` test images at the input, the architecture's
     ``depth_layers`` (the last of which is its last hidden layer) and the output: at initialisation
     (BatchNorm on batch statistics), trained, and for a channel-shuffled copy of the trained net
     (conv nets only; BatchNorm on batch statistics, the running ones describing the unshuffled net).
@@ -668,6 +670,14 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
             raise ValueError(f"max_epochs: expected one epoch budget per training-set size ({len(sizes)}), got "
                              f"{list(max_epochs)}")
         budget = {n: _check_int(e, "max_epochs", 1) for n, e in zip(sizes, max_epochs)}
+    arch_budget = {a: dict(budget) for a in archs}
+    for a, eps in (epoch_overrides or {}).items():
+        if a not in arch_budget:
+            raise ValueError(f"epoch_overrides: {a!r} is not among the architectures {archs}")
+        if isinstance(eps, (int, np.integer)) or len(eps) != len(sizes):
+            raise ValueError(f"epoch_overrides[{a!r}]: expected one epoch budget per training-set size "
+                             f"({len(sizes)}), got {eps!r}")
+        arch_budget[a] = {n: _check_int(e, f"epoch_overrides[{a!r}]", 1) for n, e in zip(sizes, eps)}
     train_seed = _check_seeds([train_seed], "train_seed")[0]
     n_boot = _check_int(n_boot, "n_boot", 100)
     mkw = _measure_kw(c, T, seeds, device)
@@ -678,7 +688,7 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
         for a, n in jobs:
             arch = ARCHITECTURES[a]
             layers = ["input", *arch.depth_layers, "output"]
-            ep = budget[n]
+            ep = arch_budget[a][n]
             spec = {"study": "architectures", "architecture": a, "n_train": n, "train_seed": train_seed,
                     "max_epochs": ep, "target_train_accuracy": target_train_accuracy, "lr": lr,
                     "batch_size": batch_size, "n_probe": n_probe, "data": data.name,
@@ -693,6 +703,8 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
             bar.update(1)
     config = {"architectures": archs, "train_sizes": sizes, "train_seed": train_seed, "max_images": max_images,
               "max_epochs": {str(n): e for n, e in budget.items()},
+              "epoch_overrides": {a: {str(n): e for n, e in b.items()} for a, b in arch_budget.items()
+                                  if b != budget},
               "target_train_accuracy": target_train_accuracy, "lr": lr, "batch_size": batch_size,
               "n_probe": n_probe, "n_test": int(len(data.y_test)), "data": data.name, "image_side": data.side,
               "n_boot": n_boot, "fall_criterion": f"R_init - R_trained > {FALL_SIGMAS:g} x the combined spread "
@@ -949,7 +961,9 @@ def architecture_report(study: ArchitectureStudy) -> str:
     cfg = study.config
     lines = [f"architectures: {cfg['data']} {cfg['image_side']}x{cfg['image_side']}, training sizes "
              f"{cfg['train_sizes']}, train until {100 * cfg['target_train_accuracy']:g}% training accuracy or "
-             f"at most {', '.join(f'{e} epochs ({n})' for n, e in cfg['max_epochs'].items())}, "
+             f"at most {', '.join(f'{e} epochs ({n})' for n, e in cfg['max_epochs'].items())}"
+             + "".join(f" ({a}: {', '.join(f'{e} ({n})' for n, e in b.items())})"
+                       for a, b in cfg.get("epoch_overrides", {}).items()) + ", "
              f"{cfg['n_probe']} probe images, test error on {cfg['n_test']} images",
              f"{'architecture':<18}{'n':>6}{'ep':>4}{'conv':>5}{'test err':>9}{'R out 0':>9}{'R out T':>9}"
              f"{'R out sh':>9}{'R hid 0':>9}{'R hid T':>9}{'R hid sh':>9}{'spatial':>9}{'channel':>9}  falls"]
