@@ -290,10 +290,10 @@ def test_study_bad_input(tmp_path):
         studies.architecture_study(data, architectures=["fc"], train_sizes=[20], out=tmp_path)
     with pytest.raises(ValueError, match="epoch_overrides: 'lenet_bn' is not among"):
         studies.architecture_study(data, architectures=["fc", "lenet", "cnn_strided"], train_sizes=[20],
-                                   epoch_overrides={"lenet_bn": (1,)}, out=tmp_path)
+                                   epoch_overrides={"lenet_bn": (1,)}, n_probe=4, out=tmp_path)
     with pytest.raises(ValueError, match="epoch_overrides\\['lenet'\\]: expected one epoch budget per"):
         studies.architecture_study(data, architectures=["fc", "lenet", "cnn_strided"], train_sizes=[20],
-                                   epoch_overrides={"lenet": (1, 2)}, out=tmp_path)
+                                   epoch_overrides={"lenet": (1, 2)}, n_probe=4, out=tmp_path)
     with pytest.raises(ValueError, match="train_sizes"):
         studies.architecture_study(data, train_sizes=[10 ** 6], out=tmp_path)
     with pytest.raises(ValueError, match="n_probe"):
