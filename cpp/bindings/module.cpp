@@ -59,8 +59,7 @@ class PyPointSet {
 };
 
 py::dict solve(const PyPointSet& P, CArrayD Q, std::optional<CArrayI> subset, std::optional<CArrayI> exclude,
-               double rtol, double gap_rtol, bool early_exit, int max_passes, Index max_iterations, int pool,
-               int block, int threads) {
+               hullscope::SolveOptions opt) {
     const Index d = P.d();
     if (Q.ndim() != 2 || Q.shape(1) != d) throw std::invalid_argument("Q: expected a 2-D array (B, d) matching X");
     const Index B = Q.shape(0);
@@ -77,15 +76,6 @@ py::dict solve(const PyPointSet& P, CArrayD Q, std::optional<CArrayI> subset, st
             throw std::invalid_argument("exclude: expected one row index (or -1) per query");
         exc = exclude->data();
     }
-    hullscope::SolveOptions opt;
-    opt.rtol = rtol;
-    opt.gap_rtol = gap_rtol;
-    opt.early_exit = early_exit;
-    opt.max_passes = max_passes;
-    opt.max_iterations = max_iterations;
-    opt.pool = pool;
-    opt.block = block;
-    opt.threads = threads;
     // Ctrl-C: Python's signal handlers run between passes (a pass takes milliseconds to a fraction
     // of a second), instead of only when the whole call returns.
     opt.interrupted = []() {
@@ -130,11 +120,19 @@ void bind_hull(py::module_& m) {
         .def_property_readonly("d", &PyPointSet::d)
         .def_property_readonly("array", &PyPointSet::array)
         .def_property_readonly("max_norm", [](const PyPointSet& p) { return p.ps().max_norm(); });
+    py::class_<hullscope::SolveOptions>(m, "SolveOptions", "Options of solve() (the core's struct, bound once).")
+        .def(py::init<>())
+        .def_readwrite("rtol", &hullscope::SolveOptions::rtol)
+        .def_readwrite("gap_rtol", &hullscope::SolveOptions::gap_rtol)
+        .def_readwrite("early_exit", &hullscope::SolveOptions::early_exit)
+        .def_readwrite("max_passes", &hullscope::SolveOptions::max_passes)
+        .def_readwrite("max_iterations", &hullscope::SolveOptions::max_iterations)
+        .def_readwrite("pool", &hullscope::SolveOptions::pool)
+        .def_readwrite("block", &hullscope::SolveOptions::block)
+        .def_readwrite("threads", &hullscope::SolveOptions::threads);
     m.def("solve", &solve, py::arg("points"), py::arg("Q").noconvert(), py::arg("subset").noconvert() = py::none(),
-          py::arg("exclude").noconvert() = py::none(), py::arg("rtol") = 1e-9, py::arg("gap_rtol") = 1e-12,
-          py::arg("early_exit") = false, py::arg("max_passes") = 1000, py::arg("max_iterations") = 0,
-          py::arg("pool") = 64, py::arg("block") = 0, py::arg("threads") = 0,
-          "Minimum-norm point of conv(X) - q for every row q of Q, with certificates.");
+          py::arg("exclude").noconvert() = py::none(), py::arg("options") = hullscope::SolveOptions(),
+          "Distances to / membership in the hull of `points` for the rows of Q (see hull.hpp).");
 }
 
 

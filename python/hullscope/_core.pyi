@@ -23,22 +23,49 @@ class PointSet:
     @property
     def max_norm(self) -> float: ...
 
+class SolveOptions:
+    rtol: float
+    gap_rtol: float
+    early_exit: bool
+    max_passes: int
+    max_iterations: int
+    pool: int
+    block: int
+    threads: int
+    def __init__(self) -> None: ...
+
 def solve(
     points: PointSet,
     Q: npt.NDArray[np.float64],
     subset: Optional[npt.NDArray[np.int64]] = None,
     exclude: Optional[npt.NDArray[np.int64]] = None,
-    rtol: float = 1e-9,
-    gap_rtol: float = 1e-12,
-    early_exit: bool = False,
-    max_passes: int = 1000,
-    max_iterations: int = 0,
-    pool: int = 64,
-    block: int = 0,
-    threads: int = 0,
+    options: SolveOptions = ...,
 ) -> Dict[str, np.ndarray]: ...
 
 # ---- decision regions and the LP engine ----
+class LPStatus(int):
+    optimal: "LPStatus"
+    infeasible: "LPStatus"
+    unbounded: "LPStatus"
+    iteration_limit: "LPStatus"
+
+class RegionStatus(int):
+    full: "RegionStatus"
+    empty: "RegionStatus"
+    flat: "RegionStatus"
+    unbounded: "RegionStatus"
+    unconverged: "RegionStatus"
+
+class FacetStatus(int):
+    not_tested: "FacetStatus"
+    not_facet: "FacetStatus"
+    facet: "FacetStatus"
+    unconverged: "FacetStatus"
+
+class ProjectionKind:
+    region: "ProjectionKind"
+    tie: "ProjectionKind"
+
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
@@ -50,6 +77,6 @@ def region_facets(W: F64, b: F64, lo: F64, hi: F64, c: int, status: I64, radius:
                   exact: bool = False, feas_tol: float = 1e-9) -> Dict[str, Any]: ...
 def region_adjacency(W: F64, b: F64, lo: F64, hi: F64, status: I64, radius: F64, center: F64, tol: float,
                      exact: bool = False, feas_tol: float = 1e-9, threads: int = 0) -> Dict[str, Any]: ...
-def region_project(W: F64, b: F64, lo: F64, hi: F64, F: F64, source: I64, target: I64, mode: int,
+def region_project(W: F64, b: F64, lo: F64, hi: F64, F: F64, source: I64, target: I64, mode: ProjectionKind,
                    tol: float = 1e-10, max_iterations: int = 0, threads: int = 0) -> Dict[str, Any]: ...
 def region_radius_box(W: F64, b: F64, lo: F64, hi: F64, F: F64, threads: int = 0) -> Dict[str, Any]: ...

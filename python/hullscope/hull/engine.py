@@ -51,14 +51,15 @@ def run(ps: Any, X: np.ndarray, Q: np.ndarray, *, subset: Optional[np.ndarray], 
     if chunk_size is None:
         chunk_size = max(B, 1) if not progress else max(64, -(-B // 50))
     c = core()
+    copt = c.SolveOptions()
+    copt.rtol, copt.max_passes, copt.pool, copt.block = options.rtol, options.max_passes, options.pool, options.block
+    copt.threads, copt.early_exit = options.core_threads, bool(early_exit)
     parts: List[dict] = []
     with progress_bar(progress, B, method, unit="query") as bar:
         for a in range(0, max(B, 1), chunk_size):
             b = min(B, a + chunk_size)
             ex = None if exclude is None else exclude[a:b]
-            parts.append(c.solve(ps, Q[a:b], subset, ex, rtol=options.rtol, early_exit=early_exit,
-                                 max_passes=options.max_passes, pool=options.pool, block=options.block,
-                                 threads=options.core_threads))
+            parts.append(c.solve(ps, Q[a:b], subset, ex, copt))
             bar.update(b - a)
     res = DistanceResult.from_arrays(parts, X=X, Q=Q, subset=subset, method=method, rtol=options.rtol,
                                      exclude=exclude)

@@ -54,7 +54,8 @@ class Hull:
         inf is rejected. Do not modify X in place after building the hull: the core keeps a
         reference to it, not a copy.
     threads : int, optional
-        Threads used to precompute row statistics (default: all cores).
+        OpenMP threads of this hull (None or -1: all cores), as in :class:`~hullscope.LinearRegions`:
+        used to precompute row statistics and by every query unless the call gives ``threads=``.
 
     Examples
     --------
@@ -73,6 +74,7 @@ class Hull:
         view = X.view()
         view.flags.writeable = False
         self._X = view
+        self.threads = threads  # the default of every call (a call's threads= overrides it)
         self._ps = engine.point_set(X, threads)
 
     @property
@@ -127,8 +129,8 @@ class Hull:
             Use the hull of these rows only (e.g. one class); X is not copied. Returned row indices
             always refer to rows of X.
         threads : int, optional
-            OpenMP threads (None or -1: all cores, or ``OMP_NUM_THREADS``). Results are bitwise
-            identical for any thread count and any ``chunk_size``.
+            OpenMP threads for this call (default: the hull's ``threads``; None or -1: all cores).
+            Results are bitwise identical for any thread count and any ``chunk_size``.
         progress : bool
             Show a tqdm progress bar over queries.
         rtol, max_passes, pool, block
@@ -149,7 +151,8 @@ class Hull:
         -------
         DistanceResult
         """
-        opts = SolveOptions(rtol=rtol, max_passes=max_passes, pool=pool, block=block, threads=threads)
+        opts = SolveOptions(rtol=rtol, max_passes=max_passes, pool=pool, block=block,
+                            threads=self.threads if threads is None else threads)
         Qm = as_matrix(Q, "Q", d=self.d, allow_vector=True, allow_empty=True)
         return self._query("distance", Qm, validate_subset(subset, self.n), None, False, opts, progress,
                            chunk_size, client, out, dask_options)
@@ -166,7 +169,8 @@ class Hull:
         queries are bounds (``lower <= true distance <= distance``; ``converged`` is False).
         ``client``/``out`` run it on a Dask cluster, as in :meth:`distance`.
         """
-        opts = SolveOptions(rtol=rtol, max_passes=max_passes, pool=pool, block=block, threads=threads)
+        opts = SolveOptions(rtol=rtol, max_passes=max_passes, pool=pool, block=block,
+                            threads=self.threads if threads is None else threads)
         Qm = as_matrix(Q, "Q", d=self.d, allow_vector=True, allow_empty=True)
         return self._query("contains", Qm, validate_subset(subset, self.n), None, True, opts, progress,
                            chunk_size, client, out, dask_options)
@@ -191,7 +195,8 @@ class Hull:
         -----
         Only row i itself is removed: a duplicate of x_i elsewhere in X makes x_i inside.
         """
-        opts = SolveOptions(rtol=rtol, max_passes=max_passes, pool=pool, block=block, threads=threads)
+        opts = SolveOptions(rtol=rtol, max_passes=max_passes, pool=pool, block=block,
+                            threads=self.threads if threads is None else threads)
         sub = validate_subset(subset, self.n)
         idx = loo_rows(indices, self.n, sub)
         return self._query("leave_one_out", np.ascontiguousarray(self._X[idx]), sub, idx, not exact_distance, opts,
