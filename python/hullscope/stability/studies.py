@@ -398,6 +398,34 @@ def _run_one(label: str, spec: Dict[str, Any], data: StudyData, ckpt: Checkpoint
     return json.loads(dumps(dict(rec, fingerprint=fingerprint(spec), spec=spec)))
 
 
+def _bn_control(label: str, spec: Dict[str, Any], data: StudyData, ckpt: Checkpoints, *, layers: List[str],
+                measure_kw: Dict[str, Any], device: Any) -> Optional[Dict[str, Any]]:
+    """For a net with BatchNorm: R_f at initialisation with running statistics and trained with batch
+    statistics, so that init and trained can be compared under one protocol (checkpointed too)."""
+    arch = check_architecture(spec["architecture"])
+    if not arch.batchnorm:
+        return None
+    cspec = dict(spec, control="batchnorm protocols")
+    rec = ckpt.load_record(label + "-bnctl", cspec)
+    if rec is not None:
+        return rec
+    blob = ckpt.load_weights(label, spec)
+    if blob is None:
+        return None
+    torch = require_torch()
+    probe = data.X_test[:spec["n_probe"]]
+    torch.manual_seed(spec["train_seed"])
+    net = build_architecture(arch.name, side=data.side, in_channels=int(data.X_train.shape[1]),
+                             n_classes=data.n_classes).to(device)
+    res = {"init_running_bn": _measure(net, probe, layers, "running", measure_kw)}
+    net.load_state_dict(blob["state_dict"])
+    net.eval()
+    res["trained_batch_bn"] = _measure(net, probe, layers, "batch", measure_kw)
+    rec = {"label": label, "results": {k: r.to_dict() for k, r in res.items()}}
+    ckpt.save_record(label + "-bnctl", cspec, rec)
+    return rec
+
+
 def _results(rec: Dict[str, Any]) -> Dict[str, StabilityResult]:
     return {k: StabilityResult.from_dict(d) for k, d in rec["results"].items()}
 
@@ -637,6 +665,9 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
     ``depth_layers`` (the last of which is its last hidden layer) and the output: at initialisation
     (BatchNorm on batch statistics), trained, and for a channel-shuffled copy of the trained net
     (conv nets only; BatchNorm on batch statistics, the running ones describing the unshuffled net).
+    Nets with BatchNorm are also measured at initialisation with running statistics and trained with
+    batch statistics, so that "R_f falls with training" can be checked under one protocol
+    (``R_output_falls_batch_bn``, ``R_output_falls_running_bn`` in the table).
 
     The split of what training does to R_f: ``spatial = R_shuffled / R_init`` (the learnt spatial
     profiles, with the learnt channel combination destroyed) and ``channel = R_trained / R_shuffled``
@@ -699,6 +730,9 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
                            train_kw=dict(epochs=ep, lr=lr, batch_size=batch_size, seed=train_seed,
                                          target_train_accuracy=target_train_accuracy),
                            layers=layers, measure_kw=mkw, shuffled=True, device=device, progress=progress)
+            ctl = _bn_control(label, spec, data, ckpt, layers=layers, measure_kw=mkw, device=device)
+            if ctl is not None:
+                rec = dict(rec, results=dict(rec["results"], **ctl["results"]))
             records.append(rec)
             bar.update(1)
     config = {"architectures": archs, "train_sizes": sizes, "train_seed": train_seed, "max_images": max_images,
@@ -752,8 +786,16 @@ def _arch_table(study: ArchitectureStudy) -> List[Dict[str, Any]]:
                 row[f"channel_{tag}"] = row[f"R_{tag}_trained"] / row[f"R_{tag}_shuffled"]
             else:
                 row[f"spatial_{tag}"] = row[f"channel_{tag}"] = None
-        if "shuffled_running_bn" in res:
-            row["R_output_shuffled_running_bn"] = _summ(res["shuffled_running_bn"], "output")["R"]
+        for state in ("shuffled_running_bn", "init_running_bn", "trained_batch_bn"):
+            if state in res:  # BatchNorm nets: the other statistics protocol (see architecture_study)
+                for where, tag in (("output", "output"), (arch.last_hidden, "hidden")):
+                    row[f"R_{tag}_{state}"] = _summ(res[state], where)["R"]
+        if "init_running_bn" in res and "trained_batch_bn" in res:
+            # does R_f fall under each single protocol? (batch statistics before and after; running ones)
+            row["R_output_falls_batch_bn"] = _falls(_summ(res["init"], "output"),
+                                                    _summ(res["trained_batch_bn"], "output"))
+            row["R_output_falls_running_bn"] = _falls(_summ(res["init_running_bn"], "output"),
+                                                      _summ(res["trained"], "output"))
         row["R_output_falls"] = _falls(_summ(res["init"], "output"), _summ(res["trained"], "output"))
         row["R_hidden_falls"] = _falls(_summ(res["init"], arch.last_hidden), _summ(res["trained"], arch.last_hidden))
         row["R_output_init_below_1"] = row["R_output_init"] + FALL_SIGMAS * row["R_output_init_sd"] < 1.0
@@ -993,6 +1035,14 @@ def architecture_report(study: ArchitectureStudy) -> str:
                      f"at no size for: {', '.join(never) or 'none'}"
                      + (f"; at some sizes for: {', '.join(a for a in falls if a not in every)}"
                         if set(falls) - set(every) else ""))
+    bn_rows = [r for r in study.table if "R_output_falls_batch_bn" in r]
+    if bn_rows:
+        lines.append("BatchNorm nets under one statistics protocol (R out: init -> trained):")
+        for r in bn_rows:
+            lines.append(f"  {r['architecture']:<18}{r['n_train']:>6}  batch statistics {r['R_output_init']:.3g} -> "
+                         f"{r['R_output_trained_batch_bn']:.3g} ({'falls' if r['R_output_falls_batch_bn'] else 'does not fall'})"
+                         f";  running statistics {r['R_output_init_running_bn']:.3g} -> {r['R_output_trained']:.3g} "
+                         f"({'falls' if r['R_output_falls_running_bn'] else 'does not fall'})")
     below = [a for a in cfg["architectures"] if any(r["R_output_init_below_1"] for r in study.table
                                                       if r["architecture"] == a)]
     above = [a for a in cfg["architectures"] if a not in below]
