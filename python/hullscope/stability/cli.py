@@ -118,7 +118,8 @@ def run_study(args: argparse.Namespace) -> int:
         data = studies.load_study_data(data_name, n_train=n_train, n_test=args.n_test)
         st = studies.noise_study(data, architectures=archs or studies.DEFAULT_NOISE_ARCHITECTURES,
                                  sigmas=_floats(args.noise_levels, "--noise-levels"),
-                                 train_seeds=_ints(args.train_seeds, "--train-seeds"), n_train=min(n_train, len(data.y_train)),
+                                 train_seeds=_ints(args.train_seeds, "--train-seeds"),
+                                 n_train=min(n_train, len(data.y_train)),
                                  epochs=3 if args.train_epochs is None else args.train_epochs, **kw)
         files = studies.write_noise_outputs(st, out)
         print(studies.noise_report(st))

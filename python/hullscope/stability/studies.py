@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -34,7 +34,7 @@ from .._torch import require_torch
 from .architectures import ARCHITECTURES, check_architecture, has_conv
 from .architectures import build as build_architecture
 from .observables import StabilityResult, _check_seeds, plot_states, shuffle_channels, stability
-from .stats import SpearmanResult, bootstrap_spearman, dumps, strict_json
+from .stats import bootstrap_spearman, dumps, strict_json
 
 __all__ = ["StudyData", "noise_scale", "check_sigma", "add_input_noise", "train_model", "Checkpoints",
            "noise_study", "architecture_study", "NoiseStudy", "ArchitectureStudy", "load_study_data",
@@ -661,7 +661,9 @@ def architecture_study(data: StudyData, *, architectures: Optional[Sequence[str]
     or until it has seen ``max_images`` images (``epochs_for(n, max_images)`` epochs), or, when
     ``max_epochs`` is given (one int per training-set size), for at most that many epochs;
     ``epoch_overrides`` maps an architecture name to its own budgets, one per size. The record says
-    which happened (``converged``). D_f, G_f and R_f are measured on ``n_probe`` test images at the input, the architecture's
+    which happened (``converged``).
+
+    D_f, G_f and R_f are measured on ``n_probe`` test images at the input, the architecture's
     ``depth_layers`` (the last of which is its last hidden layer) and the output: at initialisation
     (BatchNorm on batch statistics), trained, and for a channel-shuffled copy of the trained net
     (conv nets only; BatchNorm on batch statistics, the running ones describing the unshuffled net).
@@ -967,6 +969,10 @@ def _g(v: Any, width: int = 9, prec: int = 3) -> str:
     return f"{v:>{width}.{prec}g}"
 
 
+def _verb(falls: bool) -> str:
+    return "falls" if falls else "does not fall"
+
+
 def noise_report(study: NoiseStudy) -> str:
     """The noise study as a plain-text table, with what holds."""
     cfg = study.config
@@ -981,7 +987,7 @@ def noise_report(study: NoiseStudy) -> str:
         lines.append(f"{r['architecture']:<14}{r['sigma']:>6g}{_g(r['test_accuracy'], 9, 4)}{_g(r['D_input_trained'])}"
                      f"{_g(r['D_hidden_trained'])}{_g(r['D_output_trained'])}{_g(r['G_hidden_trained'])}"
                      f"{_g(r['G_output_trained'])}{_g(r['R_output_init'])}{_g(r['R_output_trained'])}"
-                     f"  {'yes' if r['D_falls_with_depth'] else 'no':>7}  {'yes' if r['G_rises_with_depth'] else 'no':>7}"
+                     f"  {_g(r['D_falls_with_depth'], 7)}  {_g(r['G_rises_with_depth'], 7)}"
                      f"  {r['R_output_falls_seeds']:>7}")
     lines.append("(R out 0: at initialisation, BatchNorm on batch statistics; R out T: trained. 'R falls' counts "
                  f"training seeds where R_f at the output fell by more than {FALL_SIGMAS:g} seed spreads.)")
@@ -1040,9 +1046,9 @@ def architecture_report(study: ArchitectureStudy) -> str:
         lines.append("BatchNorm nets under one statistics protocol (R out: init -> trained):")
         for r in bn_rows:
             lines.append(f"  {r['architecture']:<18}{r['n_train']:>6}  batch statistics {r['R_output_init']:.3g} -> "
-                         f"{r['R_output_trained_batch_bn']:.3g} ({'falls' if r['R_output_falls_batch_bn'] else 'does not fall'})"
+                         f"{r['R_output_trained_batch_bn']:.3g} ({_verb(r['R_output_falls_batch_bn'])})"
                          f";  running statistics {r['R_output_init_running_bn']:.3g} -> {r['R_output_trained']:.3g} "
-                         f"({'falls' if r['R_output_falls_running_bn'] else 'does not fall'})")
+                         f"({_verb(r['R_output_falls_running_bn'])})")
     below = [a for a in cfg["architectures"] if any(r["R_output_init_below_1"] for r in study.table
                                                       if r["architecture"] == a)]
     above = [a for a in cfg["architectures"] if a not in below]
