@@ -14,7 +14,8 @@ def write_idx(path, arr, gz):
     codes = {np.dtype(np.uint8): 0x08, np.dtype(">i4"): 0x0C, np.dtype(">f8"): 0x0E}
     head = bytes([0, 0, codes[arr.dtype], arr.ndim]) + struct.pack(">" + "I" * arr.ndim, *arr.shape)
     data = head + arr.tobytes()
-    (gzip.open if gz else open)(path, "wb").write(data)
+    with (gzip.open if gz else open)(path, "wb") as fh:
+        fh.write(data)
 
 
 def make_mnist(folder, gz=True):

@@ -63,8 +63,7 @@ def test_near_boundary_outside_points_converge():
     assert r.verify()
 
 
-def test_points_2_to_100_tol_off_random_faces_converge():
-    rng = np.random.default_rng(0)
+def test_points_2_to_100_tol_off_random_faces_converge(rng):
     total = unconverged = 0
     for _ in range(20):
         d = int(rng.integers(2, 8))

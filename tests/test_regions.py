@@ -528,6 +528,9 @@ def test_flip_point_to_a_class_that_never_ties_on_top_is_reported_not_converged(
     # On the line, class 1 always separates classes 0 and 2: they never tie on top.
     W = np.array([[1.0, 0.0], [0.0, 0.0], [-1.0, 0.0]])
     reg = LinearRegions(W, np.array([-1.0, 0.0, -1.0]), domain=(-5, 5))
-    r = reg.flip_point(np.array([[3.0, 0.0], [3.0, 1.0]]), [2, 1])
+    from hullscope import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="empty target set"):
+        r = reg.flip_point(np.array([[3.0, 0.0], [3.0, 1.0]]), [2, 1])
     assert not r.converged[0] and np.isinf(r.distance[0])
     assert r.converged[1] and r.distance[1] == pytest.approx(2.0) and r.verify()

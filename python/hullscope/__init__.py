@@ -35,9 +35,11 @@ _EXPORTS = {
     "hull": None,
     "LinearRegions": "regions",
     "regions": None,
+    "boundaries": None,
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__", "build_info"]
+_DEPRECATED = {"distributed"}  # hullscope.distributed moved to hullscope.hull.distributed
+__all__ = sorted(set(_EXPORTS) - _DEPRECATED) + ["__version__", "build_info"]
 
 
 def __getattr__(name: str) -> Any:
