@@ -41,7 +41,7 @@ def mnist_cnn():
 
 
 def emit(obj, log_path):
-    from hullscope.boundaries.cli import strict_json
+    from hullscope._json import strict_json
 
     line = json.dumps(strict_json(obj), allow_nan=False)
     print(line, flush=True)
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
 
     from hullscope.boundaries._net import make_head
     from hullscope.boundaries._trace import exact_lines, grid_of, scan_lines
-    from hullscope.boundaries.cli import run_boundaries
+    from hullscope.boundaries.study import run_boundaries
     from hullscope.datasets import load_mnist
     from hullscope.models import accuracy, train_classifier
 

@@ -201,7 +201,7 @@ def test_attack_in_a_pixel_box_is_an_upper_bound_on_the_exact_box_distance():
 
 
 def test_attack_on_a_cnn_verifies_and_a_tampered_result_does_not():
-    from hullscope.boundaries.cli import digits_images
+    from hullscope.boundaries.study import digits_images
     from hullscope.models import small_cnn, train_classifier
 
     Xtr, ytr, Xte, _ = digits_images()

@@ -9,7 +9,7 @@
   feature space, with the share of the feature path outside the training hull.
 
 Every result is a frozen dataclass with ``verify()`` and a short repr. The command
-``hullscope boundaries`` runs all of it on digits (see :mod:`hullscope.boundaries.cli`).
+``hullscope boundaries`` runs all of it on digits (see :mod:`hullscope.boundaries.study` and :mod:`hullscope.cli.boundaries`).
 """
 from ._net import Head, make_head
 from .attack import FlipResult, min_flip

@@ -1,6 +1,8 @@
 """The ``hullscope`` command.
 
-Each sub-command lives in the module that implements its science; this file only wires them up.
+Each sub-command is one module of this package (demo, analyze, regions, boundaries, stability,
+hierarchy): it parses its flags, calls the library and writes its outputs; the science lives in the
+library modules. This file only wires them up.
 A module listed in ``_SUBCOMMANDS`` provides ``register(subparsers)``, which adds its parser and sets
 ``func`` (taking the parsed ``argparse.Namespace`` and returning an exit code).
 """
@@ -14,12 +16,12 @@ from typing import List, Optional
 
 # (module, description) in the order shown by --help
 _SUBCOMMANDS = [
-    "hullscope.demo_cli",
-    "hullscope.analyze_cli",
+    "hullscope.cli.demo",
+    "hullscope.cli.analyze",
     "hullscope.stability.cli",
-    "hullscope.hierarchy.cli",
-    "hullscope.regions.cli",
-    "hullscope.boundaries.cli",
+    "hullscope.cli.hierarchy",
+    "hullscope.cli.regions",
+    "hullscope.cli.boundaries",
 ]
 
 
@@ -36,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from .. import __version__
     return f"hullscope {__version__}"
 
 
@@ -53,7 +55,3 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, PermissionError, ImportError) as exc:
         print(f"hullscope {args.command}: error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

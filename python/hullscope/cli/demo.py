@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import writable_dir
-from ._argtypes import positive_int, threads_arg
+from .._validation import writable_dir
+from .._argtypes import positive_int, threads_arg
 
 WAVELET_DETAILS = ("horizontal", "vertical", "diagonal")
 
@@ -40,8 +40,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
 def hull_demo(test_fraction: float = 0.25, seed: int = 0, threads=None, progress: bool = True) -> dict:
     """The digits pixel-space hull analysis (no torch) plus the training set's leave-one-out sweep;
     returns a JSON-ready dict. Every certificate is verified."""
-    from .datasets import load_digits
-    from .extrapolation import analyze_space
+    from ..datasets import load_digits
+    from ..extrapolation import analyze_space
 
     t0 = time.perf_counter()
     ds = load_digits(test_fraction=test_fraction, seed=seed)
@@ -50,7 +50,7 @@ def hull_demo(test_fraction: float = 0.25, seed: int = 0, threads=None, progress
     a = analyze_space(Xtr, ds.y_train, Xte, ds.y_test, "pixels", threads=threads, progress=progress)
     check = a.result.verify()
     check.raise_if_failed()
-    from .hull import Hull
+    from ..hull import Hull
 
     loo = Hull(Xtr).leave_one_out(threads=threads, progress=progress)
     loo.verify().raise_if_failed()
@@ -63,12 +63,12 @@ def full_demo(out: str, seed: int = 0, threads=None, progress: bool = True, epoc
     """The whole demo (see module doc); returns report.json's content."""
     import torch
 
-    from .extrapolation import analyze_space, auroc, tabular_contrast
-    from .features import extract, last_hidden_layer, shearlet_features, wavelet_features
-    from .hull import Hull
-    from .datasets import split_digits_images
-    from .models import accuracy, small_cnn, train_classifier
-    from .report import write_report
+    from ..extrapolation import analyze_space, auroc, tabular_contrast
+    from ..features import extract, last_hidden_layer, shearlet_features, wavelet_features
+    from ..hull import Hull
+    from ..datasets import split_digits_images
+    from ..models import accuracy, small_cnn, train_classifier
+    from ..report import write_report
 
     t0 = time.perf_counter()
     Xtr, ytr, Xte, yte = split_digits_images(seed)

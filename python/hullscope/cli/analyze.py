@@ -13,10 +13,10 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from ._argtypes import positive_int, threads_arg
-from .datasets import load_arrays
-from .extrapolation import analyze_space_resumable
-from ._validation import writable_dir
+from .._argtypes import positive_int, threads_arg
+from ..datasets import load_arrays
+from ..extrapolation import analyze_space_resumable
+from .._validation import writable_dir
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.wavelets or args.shearlets:
         if imgs_tr is None:
             raise ValueError("--wavelets/--shearlets: need single-channel images (N, H, W)")
-        from .features import shearlet_features, wavelet_features
+        from ..features import shearlet_features, wavelet_features
 
         if args.wavelets:
             det = ("horizontal", "vertical", "diagonal")
@@ -79,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
             spaces["shearlet magnitudes"] = (shearlet_features(imgs_tr, directional_only=True, magnitude=True),
                                              shearlet_features(imgs_te, directional_only=True, magnitude=True))
     if args.model is not None:
-        from .features import extract, last_hidden_layer
-        from .models import load_model
+        from ..features import extract, last_hidden_layer
+        from ..models import load_model
 
         model = load_model(args.model, args.weights, device=args.device)
         inp_tr = Xtr[:, None] if Xtr.ndim == 3 else Xtr
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--layers: needs --model")
     if not spaces:
         raise ValueError("nothing to analyze: --no-pixels without --model, --wavelets or --shearlets")
-    from .report import write_report
+    from ..report import write_report
 
     analyses = {}
     for name, (Ftr, Fte) in spaces.items():

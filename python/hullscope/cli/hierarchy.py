@@ -43,7 +43,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
 
 
 def _rules(args):
-    from .rhm import make_rules
+    from ..hierarchy.rhm import make_rules
 
     if args.s0 < 0:
         raise ValueError(f"--s0: expected >= 0, got {args.s0}")
@@ -54,7 +54,7 @@ def run_sample(args) -> int:
     import numpy as np
 
     from .._validation import writable_dir
-    from .rhm import generate, one_hot, p_max, sample_indices
+    from ..hierarchy.rhm import generate, one_hot, p_max, sample_indices
 
     R = _rules(args)
     total = p_max(R, args.s0, args.variant)
@@ -72,7 +72,7 @@ def run_sample(args) -> int:
 
 def run_learn(args) -> int:
     from .._validation import writable_dir
-    from .learning import estimate_p_star, learning_curve
+    from ..hierarchy.learning import estimate_p_star, learning_curve
 
     R = _rules(args)
     Ps = list(args.P)

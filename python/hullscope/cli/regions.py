@@ -17,6 +17,8 @@ import json
 
 import numpy as np
 
+from .._json import strict_json
+
 
 def register(sub: "argparse._SubParsersAction") -> None:
     p = sub.add_parser("regions", help="decision regions of the last layer: adjacency, balls, certified radii",
@@ -39,7 +41,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from .._validation import writable_dir
-    from .core import LinearRegions
+    from ..regions.core import LinearRegions
 
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads: expected a positive integer (omit it to use all cores), got {args.threads}")
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         Xtr, ytr, Xte, yte = split()
         model = train_classifier(small_cnn(hidden=64), Xtr, ytr, epochs=args.epochs, seed=0, device=args.device)
     else:
-        from ..analyze_cli import load_arrays
+        from ..datasets import load_arrays
         from ..models import load_model
 
         if args.data is None:
@@ -92,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         "certified": cert,
         "certificates_verified": verified,
     }
-    (out / "regions.json").write_text(json.dumps(_strict(report), indent=1, allow_nan=False))
+    (out / "regions.json").write_text(json.dumps(strict_json(report), indent=1, allow_nan=False))
     print(f"{reg.K} classes in {reg.d}-d features ({args.domain} domain); test accuracy "
           f"{report['test_accuracy']:.3f}")
     print("Chebyshev radii:", " ".join(f"{b.radius:.3g}" for b in balls))
@@ -145,19 +147,3 @@ def certified_at(radius_exact: np.ndarray, hull_distance: np.ndarray, outside: n
             "outside_and_certified": int((outside & cert).sum()),
             "median_radius_over_hull_distance": float(np.median(fin)) if fin.size else None}
 
-
-def _strict(x):
-    """NaN/inf -> None, numpy -> Python, for strict JSON."""
-    if isinstance(x, dict):
-        return {k: _strict(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_strict(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _strict(x.tolist())
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if np.isfinite(x) else None
-    return x
