@@ -371,7 +371,7 @@ def test_cli_default_end_to_end_small(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, flag", [
-    (["--threads", "0"], "--threads"), (["--threads", "-1"], "--threads"), (["--t-max", "1"], "--t-max"),
+    (["--threads", "0"], "--threads"), (["--threads", "-2"], "--threads"), (["--t-max", "1"], "--t-max"),
     (["--n-test", "0"], "--n-test"), (["--tol", "0"], "--tol"), (["--pixel-range", "1,0"], "--pixel-range"),
     (["--model", "hullscope.models:small_cnn"], "--data"), (["--weights", "w.pt"], "--weights"),
     (["--layers", "nope"], "--layers"),
@@ -384,7 +384,7 @@ def test_cli_bad_arguments_fail_before_any_work(tmp_path, capsys, argv, flag):
     assert flag in err
 
 
-@pytest.mark.parametrize("argv, flag", [(["--threads", "0"], "--threads"), (["--threads", "-1"], "--threads"),
+@pytest.mark.parametrize("argv, flag", [(["--threads", "0"], "--threads"), (["--threads", "-2"], "--threads"),
                                         (["--radius", "-1"], "--radius"), (["--radius", "x"], "--radius")])
 def test_regions_cli_bad_arguments_fail_before_training(tmp_path, capsys, argv, flag):
     from hullscope.cli import main

@@ -44,7 +44,10 @@ def _version() -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a bad flag (argparse printed why), --help or --version: an exit code
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2),
                         format="%(levelname)s %(name)s: %(message)s")
     if not getattr(args, "func", None):

@@ -24,6 +24,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._argtypes import threads_arg
 from .._json import write_json
 from ..boundaries.study import _pixel_range, digits_images, run_boundaries
 
@@ -52,7 +53,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
                         "else the data's range)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs of the built-in CNN (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split, the training and the pairs")
-    p.add_argument("--threads", type=int, default=None, help="threads for the core and torch (default: all cores)")
+    p.add_argument("--threads", type=threads_arg, default=None,
+                   help="threads for the core and torch (-1 or omitted: all cores)")
     p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--out", default="hullscope-boundaries", help="output folder (default ./hullscope-boundaries)")
@@ -65,17 +67,12 @@ def _positive(v: Optional[int], flag: str) -> None:
         raise ValueError(f"{flag}: expected a positive integer, got {v}")
 
 
-def check_threads(v: Optional[int], flag: str = "--threads") -> None:
-    """A thread count must be a positive integer (omit it for all cores)."""
-    if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-        raise ValueError(f"{flag}: expected a positive integer (omit it to use all cores), got {v}")
-
-
 # ---------------------------------------------------------------------------------------------- command
 def run(args: argparse.Namespace) -> int:
     from .._validation import writable_dir
 
-    check_threads(args.threads)
+    if args.threads == -1:
+        args.threads = None  # all cores
     for flag in ("n_test", "n_train", "epochs", "grid"):
         _positive(getattr(args, flag), "--" + flag.replace("_", "-"))
     if args.pairs < 0:

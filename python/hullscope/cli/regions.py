@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 
+from .._argtypes import threads_arg
 from .._json import strict_json
 
 
@@ -33,7 +34,7 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--radius", default="hull",
                    help="radius that 'certified' refers to: a number (feature units) or 'hull' for each test "
                         "point's distance to the training hull (default)")
-    p.add_argument("--threads", type=int, default=None, help="threads (a positive integer; default: all cores)")
+    p.add_argument("--threads", type=threads_arg, default=None, help="threads (-1 or omitted: all cores)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="hullscope-regions", help="output folder")
     p.set_defaults(func=run)
@@ -43,8 +44,6 @@ def run(args: argparse.Namespace) -> int:
     from .._validation import writable_dir
     from ..regions.core import LinearRegions
 
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads: expected a positive integer (omit it to use all cores), got {args.threads}")
     if args.n_test < 1:
         raise ValueError(f"--n-test: expected a positive integer, got {args.n_test}")
     if args.epochs < 1:
