@@ -46,7 +46,9 @@ def test_analyze_with_model_and_resume(data, tmp_path, capsys):
     assert main(args + ["--normalize", "standardize"]) == 0
     third = capsys.readouterr().out
     assert third.count("(from checkpoint)") == 2
-    assert "standardize" in json.loads((out / "report.json").read_text())["meta"]["input normalisation"]
+    rep3 = json.loads((out / "report.json").read_text())
+    assert "standardize" in rep3["provenance"]["input_normalisation"]
+    assert isinstance(rep3["provenance"]["test_accuracy"], float)   # the model's accuracy is reported
 
 
 def test_analyze_errors(data, tmp_path, capsys):

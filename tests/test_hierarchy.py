@@ -167,7 +167,7 @@ def test_hierarchy_cli(tmp_path, capsys):
     assert main(["hierarchy", "sample", "--v", "4", "--m", "2", "--n-c", "2", "--s0", "1", "--P", "50",
                  "--out", str(tmp_path)]) == 0
     z = np.load(tmp_path / "data.npz")
-    assert z["one_hot"].shape == (50, 4, 16) and json.loads((tmp_path / "data.json").read_text())["P_max"] == str(2 * 2 ** 3 * 4 ** 3)
+    assert z["one_hot"].shape == (50, 4, 16) and json.loads((tmp_path / "data.json").read_text())["P_max"] == 2 * 2 ** 3 * 4 ** 3
     assert main(["hierarchy", "sample", "--v", "3", "--m", "4", "--out", str(tmp_path)]) == 2
     assert "m:" in capsys.readouterr().err
     assert main(["hierarchy", "learn", "--v", "4", "--m", "2", "--n-c", "2", "--s0", "1", "--P", "16,64", "--n-test", "64",

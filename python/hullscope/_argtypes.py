@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import List
 
-__all__ = ["positive_int", "nonnegative_int", "threads_arg", "positive_int_list"]
+__all__ = ["positive_int", "nonnegative_int", "threads_arg", "positive_int_list", "seed_list"]
 
 
 def _int(text: str) -> int:
@@ -43,3 +43,11 @@ def positive_int_list(text: str) -> List[int]:
     if not parts:
         raise argparse.ArgumentTypeError("expected comma-separated integers >= 1, got nothing")
     return [positive_int(p) for p in parts]
+
+
+def seed_list(text: str) -> List[int]:
+    """Comma-separated seeds >= 0, e.g. ``0,1,2``: ``--seeds`` is a list in every command."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("expected comma-separated seeds >= 0, got nothing")
+    return [nonnegative_int(p) for p in parts]

@@ -15,7 +15,7 @@ from typing import Optional, Tuple, Union
 import numpy as np
 
 __all__ = ["Dataset", "load_arrays", "split_digits_images", "load_digits", "load_mnist", "find_mnist_dir", "read_idx", "load_tabular",
-           "train_test_split"]
+           "split_train_test", "train_test_split"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -41,9 +41,11 @@ class Dataset:
         return int(max(self.y_train.max(), self.y_test.max()) + 1)
 
 
-def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, seed: int = 0,
+def split_train_test(X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, seed: int = 0,
                      stratify: bool = True) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Seeded (optionally stratified) split. Returns X_train, y_train, X_test, y_test."""
+    """Seeded (optionally stratified) split. Returns ``(X_train, y_train, X_test, y_test)``: pairs of
+    data and labels, unlike scikit-learn's ``train_test_split`` (which returns X_train, X_test,
+    y_train, y_test); hence the different name."""
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction: expected a number in (0, 1), got {test_fraction}")
     rng = np.random.default_rng(seed)
@@ -62,6 +64,15 @@ def train_test_split(X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, 
     return X[~mask], y[~mask], X[mask], y[mask]
 
 
+def train_test_split(*args, **kwargs):
+    """Deprecated alias of :func:`split_train_test` (same order: X_train, y_train, X_test, y_test)."""
+    import warnings
+
+    warnings.warn("hullscope.datasets.train_test_split is now split_train_test (it returns X_train, y_train, "
+                  "X_test, y_test, not scikit-learn's order)", DeprecationWarning, stacklevel=2)
+    return split_train_test(*args, **kwargs)
+
+
 def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     """scikit-learn's 1,797 8x8 handwritten digits, scaled to [0, 1], split train/test (stratified).
 
@@ -74,7 +85,7 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     d = _ld()
     X = d.images.astype(np.float64) / 16.0
     y = d.target.astype(np.int64)
-    Xtr, ytr, Xte, yte = train_test_split(X, y, test_fraction, seed)
+    Xtr, ytr, Xte, yte = split_train_test(X, y, test_fraction, seed)
     return Dataset(Xtr, ytr, Xte, yte, "digits")
 
 
@@ -93,7 +104,7 @@ def load_tabular(name: str, test_fraction: float = 0.25, seed: int = 0, standard
     d = loaders[name]()
     X = d.data.astype(np.float64)
     y = d.target.astype(np.int64)
-    Xtr, ytr, Xte, yte = train_test_split(X, y, test_fraction, seed)
+    Xtr, ytr, Xte, yte = split_train_test(X, y, test_fraction, seed)
     if standardize:
         mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
         sd[sd == 0] = 1.0

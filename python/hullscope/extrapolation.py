@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -70,7 +70,8 @@ def _typical_nn(F: np.ndarray, max_rows: int = 2000, seed: int = 0) -> float:
 
 def analyze_space(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: str = "space", *,
                   per_class: bool = True, threads: Optional[int] = None, progress: bool = False,
-                  client: Any = None, out: Optional[str] = None) -> SpaceAnalysis:
+                  client: Any = None, out: Optional[str] = None, loo_samples: int = 500,
+                  seed: int = 0) -> SpaceAnalysis:
     """Hull analysis of one feature space (see module doc).
 
     Parameters
@@ -79,6 +80,16 @@ def analyze_space(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: st
     F_test : (B, d) test features; y_test : (B,) int labels
     client, out : optional
         Run on a Dask cluster with checkpoints (see :mod:`hullscope.hull.distributed`).
+    loo_samples : int
+        The baseline: how many training samples (all when there are fewer; seeded choice otherwise)
+        are tested against the hull of the other training samples. In high dimension nearly every
+        training sample is outside the hull of the others, so "test samples are outside" only
+        means something next to this share (``summary['loo_fraction_outside']``).
+    seed : int
+        Seed of the leave-one-out sample.
+
+    Every certificate (test queries and the leave-one-out sample) is re-checked in numpy; the count
+    is ``summary['certificates_verified']`` and a failure raises.
     """
     from .hull import Hull
 
@@ -110,6 +121,20 @@ def analyze_space(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: st
             r = h.contains(Fte[sel], subset=mask, threads=threads)
             in_own[sel] = r.status == "inside"
     nn_typ = _typical_nn(Ftr)
+    # the baseline: training samples against the hull of the other training samples
+    n_loo = int(min(int(loo_samples), Ftr.shape[0])) if Ftr.shape[0] >= 2 else 0
+    loo_frac = float("nan")
+    checked = 0
+    if n_loo:
+        pick = np.sort(np.random.default_rng(seed).choice(Ftr.shape[0], size=n_loo, replace=False))
+        loo = h.leave_one_out(indices=pick, threads=threads)
+        v = loo.verify()
+        v.raise_if_failed()
+        checked += v.checked
+        loo_frac = float(np.mean(loo.status == "outside"))
+    v = res.verify()
+    v.raise_if_failed()
+    checked += v.checked
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = res.distance / res.nn_distance
     summary = {
@@ -124,6 +149,8 @@ def analyze_space(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: st
         "median_support_size": float(np.median(np.diff(res.indptr))),
         "median_own_class_weight": float(np.median(own)),
         "fraction_in_own_class_hull": float(np.mean(in_own)) if per_class else float("nan"),
+        "loo_fraction_outside": loo_frac, "loo_n": n_loo,
+        "certificates_verified": int(checked),
     }
     return SpaceAnalysis(name, res, own, in_own, nn_typ, summary)
 
@@ -137,19 +164,34 @@ def auroc(scores_in: Any, scores_out: Any) -> float:
     for name, v in (("scores_in", a), ("scores_out", b)):
         if not np.isfinite(v).all():
             raise ValueError(f"{name}: contains NaN or inf (an AUROC over undefined scores is undefined)")
-    allv = np.concatenate([a, b])
-    order = np.argsort(allv, kind="mergesort")
-    ranks = np.empty(allv.size)
-    sv = allv[order]
-    i = 0
-    while i < sv.size:  # average ranks over ties
-        j = i
-        while j + 1 < sv.size and sv[j + 1] == sv[i]:
-            j += 1
-        ranks[order[i:j + 1]] = 0.5 * (i + j) + 1
-        i = j + 1
-    rb = ranks[a.size:].sum()
-    return float((rb - b.size * (b.size + 1) / 2) / (a.size * b.size))
+    try:
+        from sklearn.metrics import roc_auc_score
+    except ImportError:  # numpy fallback: the Mann-Whitney statistic with average ranks over ties
+        allv = np.concatenate([a, b])
+        order = np.argsort(allv, kind="mergesort")
+        sv = allv[order]
+        first = np.r_[True, sv[1:] != sv[:-1]]
+        group = np.cumsum(first) - 1
+        starts = np.flatnonzero(first)
+        ends = np.r_[starts[1:], sv.size] - 1
+        ranks = np.empty(allv.size)
+        ranks[order] = 0.5 * (starts + ends)[group] + 1
+        rb = ranks[a.size:].sum()
+        return float((rb - b.size * (b.size + 1) / 2) / (a.size * b.size))
+    return float(roc_auc_score(np.r_[np.zeros(a.size), np.ones(b.size)], np.r_[a, b]))
+
+
+def auroc_interval(scores_in: Any, scores_out: Any, *, n_boot: int = 1000, confidence: float = 0.95,
+                   seed: int = 0) -> Tuple[float, float]:
+    """Percentile bootstrap interval of :func:`auroc` (both groups resampled with replacement)."""
+    a = np.asarray(scores_in, dtype=np.float64).ravel()
+    b = np.asarray(scores_out, dtype=np.float64).ravel()
+    auroc(a, b)  # validates
+    rng = np.random.default_rng(seed)
+    vals = np.array([auroc(a[rng.integers(0, a.size, a.size)], b[rng.integers(0, b.size, b.size)])
+                     for _ in range(int(n_boot))])
+    lo, hi = np.quantile(vals, [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(lo), float(hi)
 
 
 def ood_auroc(F_train: Any, F_in: Any, F_out: Any, *, threads: Optional[int] = None) -> Dict[str, float]:
@@ -181,7 +223,8 @@ def tabular_contrast(names: Sequence[str] = ("iris", "wine", "breast_cancer"), *
 
 
 def analyze_space_resumable(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: str = "space", *,
-                            checkpoint_dir: Any, threads: Optional[int] = None, progress: bool = True):
+                            checkpoint_dir: Any, threads: Optional[int] = None, progress: bool = True,
+                            seed: int = 0, loo_samples: int = 500):
     """:func:`analyze_space` with a checkpoint: ``(SpaceAnalysis, reused)``.
 
     The finished analysis is written atomically to ``checkpoint_dir/<name>.npz`` with a fingerprint
@@ -198,7 +241,7 @@ def analyze_space_resumable(F_train: Any, y_train: Any, F_test: Any, y_test: Any
     Ftr = as_matrix(F_train, "F_train")
     Fte = as_matrix(F_test, "F_test", d=Ftr.shape[1])
     ytr, yte = np.asarray(y_train), np.asarray(y_test)
-    fp = fingerprint(Ftr, ytr, Fte, yte, kind="analyze_space")
+    fp = fingerprint(Ftr, ytr, Fte, yte, kind="analyze_space", seed=seed, loo_samples=loo_samples)
     safe = "".join(ch if ch.isalnum() else "_" for ch in name)
     f = Path(checkpoint_dir) / f"{safe}.npz"
     if f.is_file():
@@ -207,7 +250,8 @@ def analyze_space_resumable(F_train: Any, y_train: Any, F_test: Any, y_test: Any
             res = DistanceResult.from_arrays([z], X=Ftr, Q=Fte, subset=None, method="distance", rtol=float(z["rtol"]))
             return SpaceAnalysis(name, res, z["own"], z["in_own"], float(z["typical_nn"]),
                                  json.loads(str(z["summary"]))), True
-    a = analyze_space(Ftr, ytr, Fte, yte, name, threads=threads, progress=progress)
+    a = analyze_space(Ftr, ytr, Fte, yte, name, threads=threads, progress=progress, seed=seed,
+                      loo_samples=loo_samples)
     buf = io.BytesIO()
     np.savez(buf, fingerprint=fp, rtol=a.result.rtol, own=a.own_class_weight, in_own=a.in_own_class_hull,
              typical_nn=a.typical_nn, summary=json.dumps(a.summary), **a.result.to_dict())

@@ -9,6 +9,7 @@ so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Dict, Tuple
 
 import numpy as np
@@ -37,6 +38,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--n-test", type=positive_int, default=None, help="use the first N test samples")
     p.add_argument("--threads", type=threads_arg, default=None, help="OpenMP threads (default: all cores)")
     p.add_argument("--device", default="cpu", help="torch device for feature extraction")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of an untrained --model (given without --weights) and of the leave-one-out sample")
     p.add_argument("--out", default="hullscope-report", help="output folder (default ./hullscope-report)")
     p.set_defaults(func=run)
 
@@ -78,10 +81,21 @@ def run(args: argparse.Namespace) -> int:
         if args.shearlets:
             spaces["shearlet magnitudes"] = (shearlet_features(imgs_tr, directional_only=True, magnitude=True),
                                              shearlet_features(imgs_te, directional_only=True, magnitude=True))
+    acc = None
+    pred = None
+    if args.weights is not None and args.model is None:
+        raise ValueError("--weights: given without --model; say which network the weights belong to "
+                         "(--model MODULE:FACTORY)")
     if args.model is not None:
-        from ..features import extract, last_hidden_layer
-        from ..models import load_model
+        import torch
 
+        from ..features import extract, last_hidden_layer
+        from ..models import accuracy, load_model
+
+        if args.weights is None:
+            warnings.warn(f"--model {args.model} without --weights: measuring an untrained network, initialised "
+                          f"with seed {args.seed}", UserWarning, stacklevel=2)
+            torch.manual_seed(args.seed)
         model = load_model(args.model, args.weights, device=args.device)
         inp_tr = Xtr[:, None] if Xtr.ndim == 3 else Xtr
         inp_te = Xte[:, None] if Xte.ndim == 3 else Xte
@@ -91,15 +105,22 @@ def run(args: argparse.Namespace) -> int:
         fte = extract(model, inp_te, layers, device=args.device)
         for L in layers:
             spaces[f"layer {L}"] = (ftr[L], fte[L])
+        acc = float(accuracy(model, inp_te, yte, device=args.device))
+        with torch.no_grad():
+            pred = np.concatenate([model(torch.as_tensor(inp_te[a:a + 512], dtype=torch.float32,
+                                                        device=args.device)).argmax(1).cpu().numpy()
+                                   for a in range(0, len(inp_te), 512)])
+        print(f"model {args.model}: test accuracy {100 * acc:.2f}% on {len(yte)} test samples")
     elif args.layers:
         raise ValueError("--layers: needs --model")
     if not spaces:
         raise ValueError("nothing to analyze: --no-pixels without --model, --wavelets or --shearlets")
-    from ..report import write_report
+    from ..report import provenance, write_report
 
     analyses = {}
     for name, (Ftr, Fte) in spaces.items():
-        a, reused = analyze_space_resumable(Ftr, ytr, Fte, yte, name, checkpoint_dir=ckpt, threads=args.threads)
+        a, reused = analyze_space_resumable(Ftr, ytr, Fte, yte, name, checkpoint_dir=ckpt, threads=args.threads,
+                                            seed=args.seed)
         analyses[name] = a
         print(f"{name}: {100 * a.summary['fraction_outside']:.1f}% of {len(Fte)} test samples outside the "
               f"training hull, median hull/NN distance {a.summary['median_hull_over_nn']:.3f}"
@@ -107,8 +128,10 @@ def run(args: argparse.Namespace) -> int:
     images = None
     if "pixels" in analyses and imgs_tr is not None:
         images = {"test": imgs_te, "train": imgs_tr, "y_train": ytr}
-    write_report(out, analyses, images=images,
-                 meta={"data": args.data, "model": args.model or "none", "n_train": len(Xtr), "n_test": len(Xte),
-                       "input normalisation": args.normalize + " (fitted on the training set)"})
+    meta = provenance(seeds=[args.seed], threads=args.threads, data=str(args.data),
+                      sizes={"n_train": int(len(Xtr)), "n_test": int(len(Xte))},
+                      model=None if args.model is None else f"{args.model} (weights: {args.weights or 'untrained'})",
+                      test_accuracy=acc, input_normalisation=args.normalize + " (fitted on the training set)")
+    write_report(out, analyses, images=images, meta=meta, predictions=pred, labels=yte)
     print(f"wrote {out / 'index.html'}")
     return 0

@@ -12,17 +12,21 @@ Every certificate is verified. Writes report.json, PNG figures and index.html in
 from __future__ import annotations
 
 import argparse
+import logging
 import json
 import time
 from pathlib import Path
 
 import numpy as np
 
+from .._json import write_json
 from .._validation import writable_dir
 from .._argtypes import positive_int, threads_arg
 
 WAVELET_DETAILS = ("horizontal", "vertical", "diagonal")
 
+
+log = logging.getLogger("hullscope.cli.demo")
 
 def register(sub: "argparse._SubParsersAction") -> None:
     p = sub.add_parser("demo", help="hull analysis of digits (the embedded default data set)",
@@ -42,37 +46,36 @@ def hull_demo(test_fraction: float = 0.25, seed: int = 0, threads=None, progress
     returns a JSON-ready dict. Every certificate is verified."""
     from ..datasets import load_digits
     from ..extrapolation import analyze_space
+    from ..report import provenance
 
     t0 = time.perf_counter()
     ds = load_digits(test_fraction=test_fraction, seed=seed)
     Xtr = ds.X_train.reshape(len(ds.X_train), -1)
     Xte = ds.X_test.reshape(len(ds.X_test), -1)
-    a = analyze_space(Xtr, ds.y_train, Xte, ds.y_test, "pixels", threads=threads, progress=progress)
-    check = a.result.verify()
-    check.raise_if_failed()
-    from ..hull import Hull
-
-    loo = Hull(Xtr).leave_one_out(threads=threads, progress=progress)
-    loo.verify().raise_if_failed()
-    return {"dataset": "digits", "space": "pixels (64-d, values in [0, 1])", **a.summary,
-            "fraction_train_outside_leave_one_out_hull": float(np.mean(loo.status == "outside")),
-            "certificates_verified": int(check.checked), "seconds": time.perf_counter() - t0}
+    a = analyze_space(Xtr, ds.y_train, Xte, ds.y_test, "pixels", threads=threads, progress=progress,
+                      loo_samples=len(Xtr), seed=seed)
+    return {"provenance": provenance(seeds=[seed], threads=threads, data="scikit-learn digits (8x8), pixels / 16",
+                                     sizes={"n_train": int(len(Xtr)), "n_test": int(len(Xte))}),
+            "dataset": "digits", "space": "pixels (64-d, values in [0, 1])", **a.summary,
+            "fraction_train_outside_leave_one_out_hull": a.summary["loo_fraction_outside"],
+            "seconds": time.perf_counter() - t0}
 
 
 def full_demo(out: str, seed: int = 0, threads=None, progress: bool = True, epochs: int = 30) -> dict:
     """The whole demo (see module doc); returns report.json's content."""
     import torch
 
-    from ..extrapolation import analyze_space, auroc, tabular_contrast
+    from ..extrapolation import analyze_space, auroc, auroc_interval, tabular_contrast
     from ..features import extract, last_hidden_layer, shearlet_features, wavelet_features
     from ..hull import Hull
     from ..datasets import split_digits_images
     from ..models import accuracy, small_cnn, train_classifier
-    from ..report import write_report
+    from ..report import provenance, write_report
 
     t0 = time.perf_counter()
     Xtr, ytr, Xte, yte = split_digits_images(seed)
     torch.manual_seed(seed)
+    log.info("training the small CNN (%d epochs)", epochs)
     net = train_classifier(small_cnn(), Xtr, ytr, epochs=epochs, seed=seed, progress=progress)
     acc = accuracy(net, Xte, yte)
     layer = last_hidden_layer(net, Xte[:2])
@@ -90,9 +93,8 @@ def full_demo(out: str, seed: int = 0, threads=None, progress: bool = True, epoc
     }
     analyses = {}
     for name, (Ftr, Fte) in spaces.items():
-        a = analyze_space(Ftr, ytr, Fte, yte, name, threads=threads, progress=progress)
-        a.result.verify().raise_if_failed()
-        analyses[name] = a
+        log.info("space %s: %d features", name, Ftr.shape[1])
+        analyses[name] = analyze_space(Ftr, ytr, Fte, yte, name, threads=threads, progress=progress, seed=seed)
     # out-of-distribution: the test digits with their pixels shuffled (same intensities, no digit)
     rng = np.random.default_rng(seed)
     ood_img = np.stack([rng.permutation(x.ravel()).reshape(x.shape) for x in Xte])
@@ -100,20 +102,27 @@ def full_demo(out: str, seed: int = 0, threads=None, progress: bool = True, epoc
     Fh_ood = extract(net, ood_img, layer)[layer]
     h = Hull(Fh_tr)
     r_in, r_out = h.distance(Fh_te, threads=threads), h.distance(Fh_ood, threads=threads)
-    ood = {"name": "pixel-shuffled digits, last hidden layer",
-           "auroc": {"hull distance": auroc(r_in.distance, r_out.distance),
-                     "nearest-neighbour distance": auroc(r_in.nn_distance, r_out.nn_distance)},
-           "scores": {"hull distance": (r_in.distance, r_out.distance),
-                      "nearest-neighbour distance": (r_in.nn_distance, r_out.nn_distance)}}
+    scores = {"hull distance": (r_in.distance, r_out.distance),
+              "nearest-neighbour distance": (r_in.nn_distance, r_out.nn_distance)}
+    ood = {"name": "pixel-shuffled digits, last hidden layer", "n_in": len(Fh_te), "n_out": len(Fh_ood),
+           "auroc": {k: auroc(*v) for k, v in scores.items()},
+           "auroc_interval": {k: auroc_interval(*v, seed=seed) for k, v in scores.items()}, "scores": scores}
+    log.info("OOD AUROC %s", ood["auroc"])
     tab = tabular_contrast(seed=seed, threads=threads)
-    meta = {"data": "scikit-learn digits (8x8), stratified 75/25 split", "model": "small CNN",
-            "test accuracy": f"{acc:.3f}", "pixel normalisation": "values / 16, in [0, 1]",
-            "tabular normalisation": "standardised by training mean and std"}
+    with torch.no_grad():
+        pred = net(torch.as_tensor(Xte)).argmax(1).numpy()
+    meta = provenance(seeds=[seed], threads=threads,
+                      data="scikit-learn digits (8x8), stratified 75/25 split; pixels / 16 in [0, 1]; tabular "
+                           "sets standardised by training mean and std",
+                      sizes={"n_train": int(len(Xtr)), "n_test": int(len(Xte))},
+                      model=f"small CNN (hullscope.models.small_cnn), {epochs} epochs, seed {seed}",
+                      test_accuracy=float(acc))
     write_report(out, {"pixels": analyses["pixels"], **{k: v for k, v in analyses.items() if k != "pixels"}},
-                 tabular=tab, ood=ood, images={"test": Xte[:, 0], "train": Xtr[:, 0], "y_train": ytr}, meta=meta)
+                 tabular=tab, ood=ood, images={"test": Xte[:, 0], "train": Xtr[:, 0], "y_train": ytr}, meta=meta,
+                 predictions=pred, labels=yte)
     rep = json.loads((Path(out) / "report.json").read_text())
-    rep["meta"]["seconds"] = time.perf_counter() - t0
-    (Path(out) / "report.json").write_text(json.dumps(rep, indent=2))
+    rep["provenance"]["seconds"] = time.perf_counter() - t0
+    write_json(Path(out) / "report.json", rep)
     return rep
 
 
@@ -123,16 +132,19 @@ def run(args: argparse.Namespace) -> int:
     out = writable_dir(args.out, "--out")
     if args.pixels_only:
         summary = hull_demo(args.test_fraction, args.seed, args.threads, progress=not args.no_progress)
-        (out / "report.json").write_text(json.dumps(summary, indent=2))
+        write_json(out / "report.json", summary)
         for k, v in summary.items():
+            if isinstance(v, dict):
+                continue
             print(f"{k:<44}  {v:.4g}" if isinstance(v, float) else f"{k:<44}  {v}")
         print(f"\nwrote {out / 'report.json'}")
         return 0
     rep = full_demo(str(out), args.seed, args.threads, progress=not args.no_progress, epochs=args.epochs)
-    print(f"{'space / data set':<34}{'dim':>5}{'outside':>9}{'hull/NN':>9}{'own-class w':>12}")
+    print(f"{'space / data set':<34}{'dim':>5}{'outside':>9}{'baseline':>10}{'hull/NN':>9}{'own-class w':>12}")
     for k, s in list(rep["spaces"].items()) + list(rep["tabular_contrast"].items()):
-        print(f"{k:<34}{s['dim']:>5}{100 * s['fraction_outside']:>8.1f}%{s['median_hull_over_nn']:>9.3f}"
-              f"{s['median_own_class_weight']:>12.2f}")
+        print(f"{k:<34}{s['dim']:>5}{100 * s['fraction_outside']:>8.1f}%{100 * s['loo_fraction_outside']:>9.1f}%"
+              f"{s['median_hull_over_nn']:>9.3f}{s['median_own_class_weight']:>12.2f}")
+    print("baseline: share of training samples outside the hull of the other training samples (leave-one-out)")
     print(f"OOD AUROC ({rep['ood']['name']}): " + ", ".join(f"{k} {v:.3f}" for k, v in rep["ood"]["auroc"].items()))
-    print(f"\nwrote {out / 'index.html'}, report.json and figures ({rep['meta']['seconds']:.0f} s)")
+    print(f"\nwrote {out / 'index.html'}, report.json, samples-*.csv and figures ({rep['provenance']['seconds']:.0f} s)")
     return 0

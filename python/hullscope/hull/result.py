@@ -270,8 +270,33 @@ class DistanceResult:
         return cls(status=status, indptr=indptr, rtol=rtol, method=method, X=X, Q=Q, subset=subset,
                    exclude=exclude, **cat)
 
+    def records(self) -> List[dict]:
+        """One plain dict per query (a tidy table): index, status, distance, lower, converged,
+        nn_distance, nn_index, hull/NN ratio, support size, margin, tol, passes."""
+        out = []
+        for i in range(len(self)):
+            nn = float(self.nn_distance[i])
+            out.append({"index": i, "status": str(self.status[i]), "distance": float(self.distance[i]),
+                        "lower": float(self.lower[i]), "converged": bool(self.converged[i]),
+                        "nn_distance": nn, "nn_index": int(self.nn_index[i]),
+                        "hull_over_nn": float(self.distance[i]) / nn if nn > 0 else float("nan"),
+                        "support_size": int(self.indptr[i + 1] - self.indptr[i]),
+                        "margin": float(self.margin[i]), "tol": float(self.tol[i]), "passes": int(self.passes[i])})
+        return out
+
+    def to_frame(self):
+        """:meth:`records` as a pandas DataFrame (pandas is optional: ImportError with the install line)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:
+            raise ImportError("to_frame needs pandas (pip install pandas); records() gives the same rows "
+                              "as dicts") from exc
+        return pd.DataFrame.from_records(self.records())
+
     def to_dict(self) -> dict:
-        """The per-query arrays (:data:`RESULT_FIELDS`) as a dict of numpy arrays (for ``np.savez``)."""
+        """The core's arrays (:data:`RESULT_FIELDS`) as a dict, for ``np.savez`` checkpoints: per-query arrays
+        of length B plus the CSR weights (``indptr`` B + 1, ``indices``/``values`` one entry per support
+        row). For a per-query table use :meth:`records` or :meth:`to_frame`."""
         return {k: getattr(self, k) for k in RESULT_FIELDS}
 
 

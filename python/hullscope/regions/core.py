@@ -180,7 +180,8 @@ class LinearRegions:
         model : torch.nn.Module
             Its last ``nn.Linear`` is the classifier; the input of that layer is the feature space.
         X : array_like or tensor, (N, ...)
-            Inputs (e.g. training images) whose features define the domain.
+            Inputs (e.g. training images) whose features define the domain. A 3-D numpy array
+            (N, H, W) is taken as grey images and given a channel axis, (N, 1, H, W).
         domain : {"box", "orthant", "hull", "none"}
             ``box``: the per-feature range of the features; ``hull``: their convex hull.
 
@@ -196,6 +197,8 @@ class LinearRegions:
         if domain not in kinds:
             raise ValueError(f"domain: expected one of {kinds}, got {domain!r}")
         _, W, b = final_linear(model)
+        if np.ndim(X) == 3 and not hasattr(X, "detach"):
+            X = np.asarray(X)[:, None]  # (N, H, W) grey images: add the channel axis a conv net expects
         layer = last_hidden_layer(model, X)
         F = collect_activations(model, X, [layer], device=device)[layer]
         if domain == "box" and len(F) < 2:
@@ -218,6 +221,9 @@ class LinearRegions:
     @property
     def facet_tol(self) -> float:
         return self.facet_rtol * self.scale
+
+    def __repr__(self) -> str:
+        return f"LinearRegions(K={self.K} classes, d={self.d} features, domain={self.domain_kind})"
 
     def class_index(self, c: Any, name: str = "c") -> int:
         """``c`` checked as a class index in [0, K) (ints only: 1.5 and True are refused); ``name`` names it in errors."""

@@ -139,6 +139,22 @@ class ChebyshevBall:
         ck(bound / weight <= r + tol + slop, f"dual bound {bound / weight} exceeds radius {r}")
         return ck.done()
 
+    def __repr__(self) -> str:
+        return f"ChebyshevBall(class {self.cls}: {self.status}, radius {self.radius:.4g})"
+
+    def as_ellipsoid(self) -> tuple:
+        """The ball as ``(center, L)`` for ``certify(c, ellipsoid=...)``, within the domain's affine hull.
+
+        Features fixed by the box (``lo == hi``, e.g. dead ReLU units) hold their value inside the
+        domain, so the Chebyshev ball lives in the free coordinates; a full-dimensional ``ball=`` of
+        the same radius leaves the domain along the fixed ones and need not be one class there.
+        """
+        free = getattr(self._model, "free", np.ones(len(self.center), dtype=bool))
+        L = np.zeros((len(self.center), int(free.sum())))
+        L[np.flatnonzero(free), np.arange(int(free.sum()))] = self.radius
+        return self.center, L
+
+
 
 @dataclass(frozen=True)
 class FacetSet:
@@ -181,6 +197,11 @@ class FacetSet:
             elif self.status[t] == "not_facet":
                 _check_nonfacet(ck, m, self.cls, int(j), self.duals[t], rtol)
         return ck.done()
+
+    def __repr__(self) -> str:
+        return (f"FacetSet(class {self.cls}: {int(np.sum(self.status == 'facet'))} facets among {len(self.classes)} "
+                f"rows, {self.lps} LPs, {self.shortcuts} by the walk)")
+
 
 
 def _same_hyperplane(A: np.ndarray, g: np.ndarray, j: int) -> np.ndarray:
@@ -303,6 +324,11 @@ class Adjacency:
         ck(np.array_equal(self.matrix, self.matrix.T), "adjacency is not symmetric")
         return ck.done()
 
+    def __repr__(self) -> str:
+        return (f"Adjacency({self.matrix.shape[0]} classes, {len(self.edges())} adjacent pairs, {self.lps} LPs, "
+                f"{self.shortcuts} by the walk)")
+
+
 
 @dataclass(frozen=True)
 class RadiusResult:
@@ -364,6 +390,13 @@ class RadiusResult:
                 closed = np.min((Z[n, c] - Z[n, ok]) / nrm[ok]) if ok.any() else np.inf
                 ck(abs(closed - self.radius[n]) <= tol * (1 + abs(closed)), f"radius {n} is not the closed form")
         return ck.done()
+
+    def __repr__(self) -> str:
+        fin = self.radius[np.isfinite(self.radius)]
+        med = f"{np.median(fin):.4g}" if fin.size else "n/a"
+        return (f"RadiusResult({len(self.radius)} points, median radius {med}, "
+                f"{int(np.sum(~np.isfinite(self.radius)))} infinite)")
+
 
 
 @dataclass(frozen=True)
@@ -433,6 +466,13 @@ class ProjectionResult:
             ck(lower >= dist - 1e-5 * scale, f"dual bound {lower} does not match distance {dist} ({n})")
         return ck.done()
 
+    def __repr__(self) -> str:
+        fin = self.distance[np.isfinite(self.distance)]
+        med = f"{np.median(fin):.4g}" if fin.size else "n/a"
+        return (f"ProjectionResult({self.kind}, {len(self.distance)} points, median distance {med}, "
+                f"{int(np.sum(~self.converged))} not converged)")
+
+
 
 @dataclass(frozen=True)
 class Certification:
@@ -488,6 +528,11 @@ class Certification:
         worst = _closed_form_worst(self.kind, self.set_data, A[active], g[active])
         ck(np.all(worst <= tol), "closed-form bound is positive")
         return ck.done()
+
+    def __repr__(self) -> str:
+        verdict = "certified" if self.certified else f"not certified (margin {self.margin:.4g})"
+        return f"Certification(class {self.cls}, {self.kind}: {verdict})"
+
 
 
 def _closed_form_worst(kind: str, data: tuple, A: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -555,6 +600,10 @@ class Segment:
                 ck(z[c] >= z.max() - tol, f"class {c} does not win at t={t}")
         return ck.done()
 
+    def __repr__(self) -> str:
+        return f"Segment(classes {self.classes.tolist()}, breaks {np.round(self.breaks, 6).tolist()})"
+
+
 
 @dataclass(frozen=True)
 class VolumeShare:
@@ -578,3 +627,9 @@ class VolumeShare:
     effective_samples: float
     method: str
     confidence: float
+
+    def __repr__(self) -> str:
+        top = np.argsort(self.share)[::-1][:3]
+        best = ", ".join(f"{int(k)}: {self.share[k]:.3f}" for k in top)
+        return f"VolumeShare({self.method}, {self.samples} samples; largest shares {best})"
+
