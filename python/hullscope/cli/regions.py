@@ -13,12 +13,12 @@ at the scale of its extrapolation). Certified-and-correct is reported separately
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from .._argtypes import threads_arg
-from .._json import strict_json
+from .._json import write_json
+from .._argtypes import positive_int
 
 
 def register(sub: "argparse._SubParsersAction") -> None:
@@ -29,13 +29,15 @@ def register(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--data", default=None, help=".npz or IDX folder (required for MODULE:FACTORY)")
     p.add_argument("--domain", default="box", choices=["box", "orthant", "none"],
                    help="feature domain: box of training-feature ranges (default), orthant, or R^d")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs for digits-cnn")
-    p.add_argument("--n-test", type=int, default=500, help="test points to certify")
+    p.add_argument("--epochs", type=positive_int, default=30, help="training epochs for digits-cnn")
+    p.add_argument("--n-test", type=positive_int, default=500, help="test points to certify")
+    p.add_argument("--seed", type=int, default=0, help="seed of the training (digits-cnn) or of an untrained model")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--radius", default="hull",
                    help="radius that 'certified' refers to: a number (feature units) or 'hull' for each test "
                         "point's distance to the training hull (default)")
     p.add_argument("--threads", type=threads_arg, default=None, help="threads (-1 or omitted: all cores)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device")
     p.add_argument("--out", default="hullscope-regions", help="output folder")
     p.set_defaults(func=run)
 
@@ -44,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     from .._validation import writable_dir
     from ..regions.core import LinearRegions
 
-    if args.n_test < 1:
-        raise ValueError(f"--n-test: expected a positive integer, got {args.n_test}")
-    if args.epochs < 1:
-        raise ValueError(f"--epochs: expected a positive integer, got {args.epochs}")
+    from .._progress import progress_bar
+    from ..report import provenance
+
     radius = parse_radius(args.radius)
+    if args.weights is not None and args.model == "digits-cnn":
+        raise ValueError("--weights: given without --model MODULE:FACTORY; the built-in digits-cnn is trained here")
     out = writable_dir(args.out, "--out")
     if args.model == "digits-cnn":
         from .. import datasets
@@ -58,42 +61,69 @@ def run(args: argparse.Namespace) -> int:
         if split is None:  # its older home
             from ..models import split_digits_images as split
         Xtr, ytr, Xte, yte = split()
-        model = train_classifier(small_cnn(hidden=64), Xtr, ytr, epochs=args.epochs, seed=0, device=args.device)
+        model = train_classifier(small_cnn(hidden=64), Xtr, ytr, epochs=args.epochs, seed=args.seed,
+                                 device=args.device, progress=not args.no_progress)
     else:
         from ..datasets import load_arrays
         from ..models import load_model
 
         if args.data is None:
             raise ValueError("--data: required for a MODULE:FACTORY model (.npz or IDX folder)")
+        if args.weights is None:
+            import warnings
+
+            import torch
+
+            warnings.warn(f"--model {args.model} without --weights: the regions of an untrained network, "
+                          f"initialised with seed {args.seed}", UserWarning, stacklevel=2)
+            torch.manual_seed(args.seed)
         model = load_model(args.model, args.weights, device=args.device)
         Xtr, ytr, Xte, yte = load_arrays(args.data)
         if Xtr.ndim == 3:
             Xtr, Xte = Xtr[:, None], Xte[:, None]
         Xtr, Xte = Xtr.astype(np.float32), Xte.astype(np.float32)
-    reg, Ftr = LinearRegions.from_model(model, Xtr, domain=args.domain, device=args.device, threads=args.threads)
-    _, Fte = LinearRegions.from_model(model, Xte[:args.n_test], domain="none", device=args.device)
-    yte = np.asarray(yte[:args.n_test])
-    balls = reg.chebyshev_balls()
-    adj = reg.adjacency()
-    rad = reg.certified_radius(Fte)
-    verified = all(bool(ball.verify()) for ball in balls) and bool(adj.verify()) and bool(rad.verify())
-    obc = reg.outside_hull_but_certified(Fte, F_train=Ftr, threads=args.threads,
-                                         radius=0.0 if radius == "hull" else radius)
+    steps = ["features", "Chebyshev balls", "adjacency", "certified radii", "training hull", "certificates"]
+    with progress_bar(not args.no_progress, len(steps), "regions", unit="step") as bar:
+        reg, Ftr = LinearRegions.from_model(model, Xtr, domain=args.domain, device=args.device,
+                                            threads=args.threads)
+        _, Fte = LinearRegions.from_model(model, Xte[:args.n_test], domain="none", device=args.device)
+        yte = np.asarray(yte[:args.n_test])
+        bar.update(1)
+        balls = reg.chebyshev_balls()
+        bar.update(1)
+        adj = reg.adjacency()
+        bar.update(1)
+        rad = reg.certified_radius(Fte)
+        bar.update(1)
+        obc = reg.outside_hull_but_certified(Fte, F_train=Ftr, threads=args.threads,
+                                             radius=0.0 if radius == "hull" else radius)
+        bar.update(1)
+        checks = [ball.verify() for ball in balls] + [adj.verify(), rad.verify()]
+        verified = all(bool(v) for v in checks)
+        n_checked = int(sum(v.checked for v in checks))
+        bar.update(1)
     # the domain's exact radii (the ones reported under certified_radius), against the requested radius
     cert = certified_at(rad.radius, obc.hull_distance, obc.outside, radius, reg.predict(Fte) == yte,
                         domain=args.domain)
     adj.plot(str(out / "adjacency.png"))
+    acc = float((reg.predict(Fte) == yte).mean())
     report = {
+        "provenance": provenance(seeds=[args.seed], threads=args.threads,
+                                 data="scikit-learn digits (8x8)" if args.model == "digits-cnn" else str(args.data),
+                                 sizes={"n_train": int(len(Ftr)), "n_test": int(len(Fte))},
+                                 model=args.model if args.model != "digits-cnn" else
+                                 f"small CNN (digits-cnn), {args.epochs} epochs, seed {args.seed}",
+                                 test_accuracy=acc),
         "model": args.model, "domain": args.domain, "K": reg.K, "d": reg.d,
-        "test_accuracy": float((reg.predict(Fte) == yte).mean()),
+        "test_accuracy": acc,
         "chebyshev": [{"class": b.cls, "status": b.status, "radius": b.radius} for b in balls],
         "adjacent_pairs": adj.edges(), "facet_lps": adj.lps, "facet_shortcuts": adj.shortcuts,
         "certified_radius": {"median": float(np.median(rad.radius)), "min": float(rad.radius.min()),
                              "values": rad.radius.tolist(), "rival": rad.rival.tolist()},
         "certified": cert,
-        "certificates_verified": verified,
+        "certificates_verified": verified, "certificates_checked": n_checked,
     }
-    (out / "regions.json").write_text(json.dumps(strict_json(report), indent=1, allow_nan=False))
+    write_json(out / "regions.json", report)
     print(f"{reg.K} classes in {reg.d}-d features ({args.domain} domain); test accuracy "
           f"{report['test_accuracy']:.3f}")
     print("Chebyshev radii:", " ".join(f"{b.radius:.3g}" for b in balls))

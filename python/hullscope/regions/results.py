@@ -196,7 +196,7 @@ class FacetSet:
                 _check_facet_point(ck, m, self.cls, int(j), self.points[t], rtol)
             elif self.status[t] == "not_facet":
                 _check_nonfacet(ck, m, self.cls, int(j), self.duals[t], rtol)
-        return ck.done()
+        return ck.done(len(self.classes))
 
     def __repr__(self) -> str:
         return (f"FacetSet(class {self.cls}: {int(np.sum(self.status == 'facet'))} facets among {len(self.classes)} "
@@ -302,7 +302,9 @@ class Adjacency:
             g.annotate(labels[k], xy[k], ha="center", va="center", zorder=4)
         g.set_aspect("equal")
         g.axis("off")
-        g.set_title(f"{len(self.edges())} adjacent pairs of {K * (K - 1) // 2}")
+        g.set_title(f"{len(self.edges())} adjacent pairs of {K * (K - 1) // 2}\n"
+                    "edge width: facet margin (how far the shared facet extends), relative to the widest;\n"
+                    "margins proved by the walk shortcut (inf) drawn at full width", fontsize=9)
         shown = np.where(self.matrix, marg, np.nan)
         im = mat.imshow(shown, cmap="viridis")
         fig.colorbar(im, ax=mat, label="facet margin (feature units; blank: not adjacent)")
@@ -322,7 +324,7 @@ class Adjacency:
         for (c, j), y in zip(self.dual_pairs, self.duals):
             _check_nonfacet(ck, m, int(c), int(j), y, rtol)
         ck(np.array_equal(self.matrix, self.matrix.T), "adjacency is not symmetric")
-        return ck.done()
+        return ck.done(len(self.point_pairs) + len(self.dual_pairs))
 
     def __repr__(self) -> str:
         return (f"Adjacency({self.matrix.shape[0]} classes, {len(self.edges())} adjacent pairs, {self.lps} LPs, "
@@ -389,7 +391,7 @@ class RadiusResult:
                 ok = nrm > 0
                 closed = np.min((Z[n, c] - Z[n, ok]) / nrm[ok]) if ok.any() else np.inf
                 ck(abs(closed - self.radius[n]) <= tol * (1 + abs(closed)), f"radius {n} is not the closed form")
-        return ck.done()
+        return ck.done(len(self.radius))
 
     def __repr__(self) -> str:
         fin = self.radius[np.isfinite(self.radius)]
@@ -464,7 +466,7 @@ class ProjectionResult:
             dist = np.linalg.norm(x - f0)
             ck(abs(dist - self.distance[n]) <= tol, f"distance {n} mismatch")
             ck(lower >= dist - 1e-5 * scale, f"dual bound {lower} does not match distance {dist} ({n})")
-        return ck.done()
+        return ck.done(len(self.distance))
 
     def __repr__(self) -> str:
         fin = self.distance[np.isfinite(self.distance)]
@@ -598,7 +600,7 @@ class Segment:
             for t in (ts[k], ts[k + 1], 0.5 * (ts[k] + ts[k + 1])):
                 z = m.W @ ((1 - t) * self.f1 + t * self.f2) + m.b
                 ck(z[c] >= z.max() - tol, f"class {c} does not win at t={t}")
-        return ck.done()
+        return ck.done(len(self.classes))
 
     def __repr__(self) -> str:
         return f"Segment(classes {self.classes.tolist()}, breaks {np.round(self.breaks, 6).tolist()})"
