@@ -2,7 +2,8 @@
 across architectures. Prints the tables and one JSON line per study; writes JSON, figures and HTML
 pages to bench/results/stability_study/ (checkpoints there too: a rerun resumes).
 
-Sizes (one core, torch.set_num_threads(1); about 70 minutes from scratch):
+Sizes (one core, torch.set_num_threads(1); about 1.5 hours from scratch on a core shared with other
+work, under a minute when every checkpoint is there):
 
 * noise: the small ResNet and the LeNet-style CNN, sigma in {0, 0.1, 0.3, 1.0}, training seeds 0 and 1,
   10,000 training images, 3 epochs (Adam, lr 1e-3, batch 64);
