@@ -1049,6 +1049,13 @@ def architecture_report(study: ArchitectureStudy) -> str:
                          f"{r['R_output_trained_batch_bn']:.3g} ({_verb(r['R_output_falls_batch_bn'])})"
                          f";  running statistics {r['R_output_init_running_bn']:.3g} -> {r['R_output_trained']:.3g} "
                          f"({_verb(r['R_output_falls_running_bn'])})")
+    robust = [a for a in cfg["architectures"]
+              if all(r["R_output_falls"] and r.get("R_output_falls_batch_bn", True) and
+                     r.get("R_output_falls_running_bn", True) for r in study.table if r["architecture"] == a)]
+    unconv = {r["architecture"] for r in study.table if not r["converged"]}
+    lines.append("R_f at the output falls with training at every size and under every BatchNorm statistics "
+                 "protocol for: " + (", ".join(a + (" (did not reach the target training accuracy)" if a in unconv
+                                                    else "") for a in robust) or "none"))
     below = [a for a in cfg["architectures"] if any(r["R_output_init_below_1"] for r in study.table
                                                       if r["architecture"] == a)]
     above = [a for a in cfg["architectures"] if a not in below]
