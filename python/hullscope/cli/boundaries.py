@@ -15,10 +15,7 @@ y_test, or an IDX folder). --data with the built-in model trains the small CNN o
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
-import platform
-import sys
 import time
 from typing import Optional
 
@@ -144,16 +141,13 @@ def run(args: argparse.Namespace) -> int:
     check_layers(model)
     t_train = time.perf_counter() - t0
     acc = accuracy(model, Xte, yte, device=args.device)
-    from .. import __version__
+    from ..report import provenance
 
-    meta = {"hullscope": __version__, "torch": torch.__version__, "python": platform.python_version(),
-            "command": " ".join(["hullscope"] + sys.argv[1:]) if sys.argv else "hullscope boundaries",
-            "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "data": data_name, "n_train": int(len(Xtr)), "n_test": int(len(Xte)),
-            "input_shape": list(Xtr.shape[1:]), "model": model_name, "weights": args.weights,
-            "test_accuracy": acc, "seed": args.seed, "threads": args.threads, "t_max": args.t_max,
-            "grid": args.grid, "tol": args.tol, "pairs": args.pairs, "pixel_range": list(prange),
-            "training_seconds": t_train}
+    meta = provenance(seeds=[args.seed], threads=args.threads, data=data_name,
+                      sizes={"n_train": int(len(Xtr)), "n_test": int(len(Xte))}, model=model_name,
+                      test_accuracy=float(acc), torch=torch.__version__, input_shape=list(Xtr.shape[1:]),
+                      weights=args.weights, t_max=args.t_max, grid=args.grid, tol=args.tol, pairs=args.pairs,
+                      pixel_range=list(prange), training_seconds=t_train)
     print(f"{model_name}: test accuracy {acc:.3f} on {len(Xte)} test samples ({t_train:.1f} s)")
     rep = run_boundaries(model, Xtr, ytr, Xte, yte, out, layers=layers, t_max=args.t_max, grid=args.grid,
                          tol=args.tol, pairs=args.pairs, pixel_range=prange, seed=args.seed, threads=args.threads,
