@@ -267,7 +267,7 @@ def write_report(out: Any, analyses: Dict[str, Any], *, tabular: Optional[Dict[s
 <style>body{{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;font-size:0.9em}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}h2{{font-size:1.1em;margin-top:2em}}
-.cap{{color:#555;font-size:0.9em}}</style>
+.cap{{color:#555;font-size:0.9em}}table.prov td{{text-align:left}}</style>
 </head><body><h1>Where do the test samples sit?</h1>
 <p>Every test sample is checked against the convex hull of the training samples, in each space: a
 certified verdict (convex weights when inside, a separating hyperplane when outside), its distance to
@@ -280,7 +280,7 @@ units of the typical training nearest-neighbour distance.</p>
 <ul class=cap>{captions}</ul>
 {tab_html}
 {body}
-<h2>Provenance</h2><table>{prov}</table>
+<h2>Provenance</h2><table class=prov>{prov}</table>
 <p class=cap>Per-sample tables: {", ".join(html.escape(v) for v in csvs.values())}.</p>
 </body></html>"""
     (d / "index.html").write_text(page)
