@@ -296,7 +296,8 @@ def test_stability_cli_end_to_end(tmp_path, capsys):
     # the reported accuracy is the trained net's on the held-out digits: retrain the same seeded net
     import torch
 
-    from hullscope.models import accuracy, small_cnn, split_digits_images, train_classifier
+    from hullscope.datasets import split_digits_images
+    from hullscope.models import accuracy, small_cnn, train_classifier
 
     Xtr, ytr, Xte, yte = split_digits_images()
     torch.manual_seed(0)

@@ -140,7 +140,7 @@ def run_study(args: argparse.Namespace) -> int:
 
 def _images(name: str, n: int):
     if name == "digits":
-        from ..models import split_digits_images
+        from ..datasets import split_digits_images
 
         _, _, Xte, _ = split_digits_images()
         return Xte[:n]
@@ -182,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
     train = None
     held_out = None  # (images, labels) for the test accuracy of a trained built-in target
     if args.model == "digits-cnn":
-        from ..models import small_cnn, split_digits_images, train_classifier
+        from ..datasets import split_digits_images
+        from ..models import small_cnn, train_classifier
 
         model = small_cnn()
         data = args.data or "digits"

@@ -103,10 +103,7 @@ def load_study_data(name: str = "mnist", n_train: int = 10000, n_test: int = 100
         return StudyData(d.X_train[:, None].astype(np.float32), d.y_train, d.X_test[:, None].astype(np.float32),
                          d.y_test, "mnist")
     if name == "digits":
-        try:
-            from ..datasets import split_digits_images
-        except ImportError:  # older layout
-            from ..models import split_digits_images
+        from ..datasets import split_digits_images
 
         Xtr, ytr, Xte, yte = split_digits_images()
         return StudyData(Xtr[:n_train], ytr[:n_train], Xte[:n_test], yte[:n_test], "digits")
@@ -278,7 +275,8 @@ class Checkpoints:
     def _path(self, label: str, spec: Dict[str, Any], ext: str) -> Path:
         return self.folder / f"{label}-{fingerprint(spec)[:12]}.{ext}"
 
-    def load_record(self, label: str, spec: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def load_record(self, label: str, spec: Dict[str, Any], count: bool = True) -> Optional[Dict[str, Any]]:
+        """The complete record saved for (label, spec), or None; ``count``: add it to ``resumed_records``."""
         p = self._path(label, spec, "json")
         if not p.is_file():
             return None
@@ -288,14 +286,15 @@ class Checkpoints:
             return None  # unreadable: recompute (the file is replaced atomically)
         if rec.get("fingerprint") != fingerprint(spec):
             return None
-        self.resumed_records += 1
+        if count:
+            self.resumed_records += 1
         return rec
 
     def save_record(self, label: str, spec: Dict[str, Any], rec: Dict[str, Any]) -> None:
         rec = dict(rec, fingerprint=fingerprint(spec), spec=spec)
         _atomic_write_text(self._path(label, spec, "json"), dumps(rec))
 
-    def load_weights(self, label: str, spec: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def load_weights(self, label: str, spec: Dict[str, Any], count: bool = True) -> Optional[Dict[str, Any]]:
         torch = require_torch()
         p = self._path(label, spec, "pt")
         if not p.is_file():
@@ -306,7 +305,8 @@ class Checkpoints:
             return None
         if not isinstance(blob, dict) or blob.get("fingerprint") != fingerprint(spec):
             return None
-        self.resumed_weights += 1
+        if count:
+            self.resumed_weights += 1
         return blob
 
     def save_weights(self, label: str, spec: Dict[str, Any], model, log: Dict[str, Any]) -> None:
@@ -406,10 +406,10 @@ def _bn_control(label: str, spec: Dict[str, Any], data: StudyData, ckpt: Checkpo
     if not arch.batchnorm:
         return None
     cspec = dict(spec, control="batchnorm protocols")
-    rec = ckpt.load_record(label + "-bnctl", cspec)
+    rec = ckpt.load_record(label + "-bnctl", cspec, count=False)
     if rec is not None:
         return rec
-    blob = ckpt.load_weights(label, spec)
+    blob = ckpt.load_weights(label, spec, count=False)
     if blob is None:
         return None
     torch = require_torch()
