@@ -847,7 +847,8 @@ def write_noise_outputs(study: NoiseStudy, out: Any) -> List[Path]:
                       _html_table(study.table, ["architecture", "sigma", "test_accuracy", "D_input_trained",
                                                 "D_hidden_trained", "G_hidden_trained", "R_output_init",
                                                 "R_output_trained", "D_falls_with_depth", "G_rises_with_depth",
-                                                "R_output_falls_seeds"]), figs, study.config["noise_definition"])
+                                                "R_output_falls_seeds"]) + _html_pre(noise_report(study)),
+                      figs, study.config["noise_definition"])
     files.append(out / "noise_study.html")
     _atomic_write_text(files[-1], html)
     return files
@@ -871,7 +872,7 @@ def write_architecture_outputs(study: ArchitectureStudy, out: Any) -> List[Path]
             "channel_output", "R_output_falls"]
     html = _html_page("hullscope stability: architectures", study.provenance,
                       "<h2>Spearman rho(R_f trained, test error), bootstrap 95%</h2>" + corr
-                      + _html_table(study.table, cols), figs, "")
+                      + _html_table(study.table, cols) + _html_pre(architecture_report(study)), figs, "")
     files.append(out / "architecture_study.html")
     _atomic_write_text(files[-1], html)
     return files
@@ -948,6 +949,12 @@ def _html_table(rows: List[Dict[str, Any]], cols: List[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in cols) + "</tr>" for r in rows)
     return f"<table border=1 cellpadding=3><tr>{head}</tr>{body}</table>"
+
+
+def _html_pre(text: str) -> str:
+    import html
+
+    return f"<h2>Report</h2><pre>{html.escape(text)}</pre>"
 
 
 def _html_page(title: str, prov: Dict[str, Any], body: str, figs: List[Path], note: str) -> str:
