@@ -35,7 +35,8 @@ def main(argv=None) -> int:
     import torch
 
     from hullscope.datasets import find_mnist_dir, load_mnist
-    from hullscope.models import accuracy, small_cnn, small_resnet, split_digits_images, train_classifier
+    from hullscope.datasets import split_digits_images
+    from hullscope.models import accuracy, small_cnn, small_resnet, train_classifier
     from hullscope.stability import plot_states, shuffle_channels, stability
     from hullscope.stability.scale_task import move_active_pixels, scale_cnn, scale_detection
 

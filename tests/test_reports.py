@@ -57,7 +57,9 @@ def test_strict_load_refuses_nan(tmp_path):
     (["hierarchy", "sample", "--P", "20", "--v", "4", "--m", "4", "--n-c", "2", "--L", "2"], "data.json"),
     (["hierarchy", "learn", "--P", "20,40", "--v", "4", "--m", "4", "--n-c", "2", "--L", "2", "--n-test", "40",
       "--seeds", "0", "--width", "8", "--max-epochs", "2"], "learning_curve.json"),
-], ids=["demo", "demo-pixels", "regions", "boundaries", "hierarchy-sample", "hierarchy-learn"])
+    (["stability", "--model", "digits-cnn", "--train-epochs", "1", "--n-images", "20", "--seeds", "0"],
+     "stability.json"),
+], ids=["demo", "demo-pixels", "regions", "boundaries", "hierarchy-sample", "hierarchy-learn", "stability"])
 def test_every_report_is_strict_json_with_provenance(argv, report, tmp_path):
     out = tmp_path / "out"
     assert main([*argv, "--out", str(out)]) == 0

@@ -306,7 +306,7 @@ def _stability_cli(argv):
     """Run ``hullscope stability ARGV`` through its own parser (independent of the other sub-commands)."""
     import argparse
 
-    from hullscope.stability import cli as stability_cli
+    from hullscope.cli import stability as stability_cli
 
     parser = argparse.ArgumentParser(prog="hullscope")
     stability_cli.register(parser.add_subparsers(dest="command"))
@@ -325,7 +325,7 @@ def test_study_command(tmp_path, capsys):
     assert doc["config"]["sigmas"] == [0.0, 0.5] and doc["counts"]["trained"] == 2
     prov = doc["provenance"]
     assert prov["seeds"] == {"train": [0], "measure": [0]} and prov["data"]["n_train"] == 80
-    assert prov["hullscope_version"] and prov["date_utc"].endswith("Z") and prov["command"][0] == "hullscope"
+    assert prov["hullscope_version"] and prov["date_utc"].endswith("+00:00") and prov["command"].startswith("hullscope")
     with pytest.raises(ValueError, match="--noise-levels: expected comma-separated numbers"):
         _stability_cli(["--study", "noise", "--data", "digits", "--noise-levels", "a,b", "--out", str(tmp_path)])
     with pytest.raises(ValueError, match="sigmas: expected a finite noise level >= 0"):

@@ -17,14 +17,10 @@ from .._json import write_json
 
 
 def digits_images(seed: int = 0):
-    """The digits as (N, 1, 8, 8) float32 train/test images with labels (hullscope.datasets, or the
-    older location in hullscope.models)."""
-    from .. import datasets
+    """The digits as (N, 1, 8, 8) float32 train/test images with labels (see hullscope.datasets)."""
+    from ..datasets import split_digits_images
 
-    f = getattr(datasets, "split_digits_images", None)
-    if f is None:
-        from ..models import split_digits_images as f
-    return f(seed)
+    return split_digits_images(seed)
 
 
 def _pixel_range(spec: Optional[str], Xtr: np.ndarray, Xte: np.ndarray) -> Tuple[float, float]:

@@ -19,7 +19,7 @@ from typing import List, Optional
 _SUBCOMMANDS = [
     "hullscope.cli.demo",
     "hullscope.cli.analyze",
-    "hullscope.stability.cli",
+    "hullscope.cli.stability",
     "hullscope.cli.hierarchy",
     "hullscope.cli.regions",
     "hullscope.cli.boundaries",

@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
         from ..features import extract, last_hidden_layer
         from ..models import accuracy, load_model
 
+        torch.manual_seed(args.seed)
+        model = load_model(args.model, args.weights, device=args.device)
         if args.weights is None:
             warnings.warn(f"--model {args.model} without --weights: measuring an untrained network, initialised "
                           f"with seed {args.seed}", UserWarning, stacklevel=2)
-            torch.manual_seed(args.seed)
-        model = load_model(args.model, args.weights, device=args.device)
         inp_tr = Xtr[:, None] if Xtr.ndim == 3 else Xtr
         inp_te = Xte[:, None] if Xte.ndim == 3 else Xte
         layers = ([s.strip() for s in args.layers.split(",") if s.strip()] if args.layers

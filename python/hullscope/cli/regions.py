@@ -54,13 +54,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--weights: given without --model MODULE:FACTORY; the built-in digits-cnn is trained here")
     out = writable_dir(args.out, "--out")
     if args.model == "digits-cnn":
-        from .. import datasets
+        from ..datasets import split_digits_images
         from ..models import small_cnn, train_classifier
 
-        split = getattr(datasets, "split_digits_images", None)
-        if split is None:  # its older home
-            from ..models import split_digits_images as split
-        Xtr, ytr, Xte, yte = split()
+        Xtr, ytr, Xte, yte = split_digits_images()
         model = train_classifier(small_cnn(hidden=64), Xtr, ytr, epochs=args.epochs, seed=args.seed,
                                  device=args.device, progress=not args.no_progress)
     else:
@@ -69,15 +66,15 @@ def run(args: argparse.Namespace) -> int:
 
         if args.data is None:
             raise ValueError("--data: required for a MODULE:FACTORY model (.npz or IDX folder)")
+        import torch
+
+        torch.manual_seed(args.seed)
+        model = load_model(args.model, args.weights, device=args.device)
         if args.weights is None:
             import warnings
 
-            import torch
-
             warnings.warn(f"--model {args.model} without --weights: the regions of an untrained network, "
                           f"initialised with seed {args.seed}", UserWarning, stacklevel=2)
-            torch.manual_seed(args.seed)
-        model = load_model(args.model, args.weights, device=args.device)
         Xtr, ytr, Xte, yte = load_arrays(args.data)
         if Xtr.ndim == 3:
             Xtr, Xte = Xtr[:, None], Xte[:, None]

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Tuple
 
 import numpy as np
+
+from .._json import dumps as _dumps, strict_json as _strict_json
 
 __all__ = ["rankdata", "spearman", "bootstrap_spearman", "SpearmanResult", "strict_json"]
 
@@ -127,32 +129,10 @@ def bootstrap_spearman(x: Any, y: Any, n_boot: int = 10000, level: float = 0.95,
 
 
 def strict_json(obj: Any) -> Any:
-    """``obj`` with numpy scalars and arrays turned into Python values and NaN/inf into None.
-
-    The result serialises with ``json.dumps(..., allow_nan=False)`` (strict JSON).
-    """
-    if isinstance(obj, dict):
-        return {str(k): strict_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [strict_json(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return strict_json(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        v = float(obj)
-        return v if math.isfinite(v) else None
-    if obj is None or isinstance(obj, str):
-        return obj
-    if hasattr(obj, "to_dict"):
-        return strict_json(obj.to_dict())
-    return str(obj)
+    """Plain-Python copy for strict JSON (NaN/inf -> None): :func:`hullscope._json.strict_json`."""
+    return _strict_json(obj)
 
 
-def dumps(obj: Any, indent: Optional[int] = 1) -> str:
-    """Strict JSON text of ``obj`` (see :func:`strict_json`)."""
-    import json
-
-    return json.dumps(strict_json(obj), indent=indent, allow_nan=False)
+def dumps(obj: Any, **kw: Any) -> str:
+    """Strict JSON text: :func:`hullscope._json.dumps`."""
+    return _dumps(obj, **kw)

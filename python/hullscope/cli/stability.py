@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
+
+from .._json import write_json
 
 BUILTIN = ("digits-cnn", "mnist-cnn", "mnist-resnet", "scale-cnn", "scale-cnn-nostride")
 
@@ -92,7 +93,7 @@ def run_study(args: argparse.Namespace) -> int:
 
     from .._torch import require_torch
     from .._validation import writable_dir
-    from . import studies
+    from ..stability import studies
 
     torch = require_torch()
     if args.threads is not None:
@@ -150,7 +151,7 @@ def _images(name: str, n: int):
         d = load_mnist(n_train=1, n_test=n)
         return d.X_test[:, None].astype(np.float32)
     if name == "scale2d":
-        from .scale_task import scale_detection
+        from ..stability.scale_task import scale_detection
 
         return scale_detection(max(n, 2), seed=1)[0][:n]
     path = Path(name)
@@ -162,11 +163,15 @@ def _images(name: str, n: int):
 def run(args: argparse.Namespace) -> int:
     from .._torch import require_torch
     from .._validation import writable_dir
-    from .observables import stability
-    from .scale_task import move_active_pixels
+    from ..stability.observables import stability
+    from ..stability.scale_task import move_active_pixels
 
     if args.study is not None:
         return run_study(args)
+    if args.weights is not None and args.model in ("digits-cnn", "mnist-cnn", "mnist-resnet", "scale-cnn",
+                                                   "scale-cnn-nostride"):
+        raise ValueError(f"--weights: given for the built-in target {args.model!r}, which is trained here; "
+                         "--weights goes with --model MODULE:FACTORY")
     torch = require_torch()
     if args.n_images is None:
         args.n_images = 500
@@ -190,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
         Xtr, ytr, Xte, yte = split_digits_images()
         held_out = (Xte, yte)
         epochs = 30 if args.train_epochs is None else args.train_epochs
-        train = lambda m: train_classifier(m, Xtr, ytr, epochs=epochs, seed=0, device=args.device)  # noqa: E731
+        train = lambda m: train_classifier(m, Xtr, ytr, epochs=epochs, seed=0, device=args.device,  # noqa: E731
+                                           progress=True)
     elif args.model in ("mnist-cnn", "mnist-resnet"):
         from ..datasets import load_mnist
         from ..models import small_cnn, small_resnet, train_classifier
@@ -205,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
                                            progress=True)
     elif args.model in ("scale-cnn", "scale-cnn-nostride"):
         from ..models import train_classifier
-        from .scale_task import scale_cnn, scale_detection
+        from ..stability.scale_task import scale_cnn, scale_detection
 
         stride = args.model == "scale-cnn"
         model = scale_cnn(stride=stride, width=32 if stride else 16)
@@ -214,16 +220,26 @@ def run(args: argparse.Namespace) -> int:
         X, y = scale_detection(4096, seed=0)
         held_out = scale_detection(1000, seed=1)
         epochs = 15 if args.train_epochs is None else args.train_epochs
-        train = lambda m: train_classifier(m, X, y, epochs=epochs, lr=2e-3, seed=0, device=args.device)  # noqa: E731
+        train = lambda m: train_classifier(m, X, y, epochs=epochs, lr=2e-3, seed=0, device=args.device,  # noqa: E731
+                                           progress=True)
     else:
         from ..models import load_model
 
+        torch.manual_seed(0)
         model = load_model(args.model, args.weights, device=args.device)
+        if args.weights is None:
+            import warnings
+
+            warnings.warn(f"--model {args.model} without --weights: measuring an untrained network, initialised "
+                          "with seed 0", UserWarning, stacklevel=2)
         if args.data is None:
             raise ValueError("--data: required for a MODULE:FACTORY model ('digits', 'scale2d' or a .npy file)")
         data = args.data
         epochs = 0
     images = _images(data, args.n_images)
+    if len(images) < args.n_images:
+        print(f"--n-images: {args.n_images} asked, but {data!r} has {len(images)} images; measuring all "
+              f"{len(images)}")
     kw = dict(layers=layers, T=args.T, c=args.c, seeds=seeds, interp=args.interp, device=args.device,
               deform_fn=deform_fn, progress=True)
     if train is None:
@@ -240,18 +256,23 @@ def run(args: argparse.Namespace) -> int:
         model.eval()
         test_accuracy = accuracy(model, held_out[0], held_out[1], device=args.device)
     if args.shuffle_channels:
-        from .observables import shuffle_channels
+        from ..stability.observables import shuffle_channels
 
         bn = args.batchnorm if train is None else ("running" if epochs > 0 else "batch")
         results["channels_shuffled"] = stability(shuffle_channels(model, seed=0), images, batchnorm=bn, **kw)
-    report = {"model": args.model, "data": data, "n_images": int(len(images)), "test_accuracy": test_accuracy,
+    from ..report import provenance
+
+    report = {"provenance": provenance(seeds={"measure": seeds, "training": 0}, threads=None, data=str(data),
+                                       sizes={"n_images": int(len(images)), "n_images_requested": int(args.n_images)},
+                                       model=args.model, test_accuracy=test_accuracy, c=args.c, T=args.T),
+              "model": args.model, "data": data, "n_images": int(len(images)), "test_accuracy": test_accuracy,
               "results": {k: r.to_dict() for k, r in results.items()}}
-    (out / "stability.json").write_text(json.dumps(report, indent=1))
+    write_json(out / "stability.json", report)
     for k, r in results.items():
         r.plot(str(out / f"stability_{k}.png"))
     n_fig = len(results)
     if len(results) > 1:
-        from .observables import plot_states
+        from ..stability.observables import plot_states
 
         plot_states(results, str(out / "stability_states.png"))
         n_fig += 1
