@@ -51,6 +51,13 @@ class SpaceAnalysis:
     typical_nn: float
     summary: Dict[str, float] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"SpaceAnalysis({self.name!r}: {s.get('n_test')} test samples in {s.get('dim')}-d, "
+                f"{100 * s.get('fraction_outside', float('nan')):.1f}% outside the training hull, "
+                f"baseline {100 * s.get('loo_fraction_outside', float('nan')):.1f}%)")
+
+
 
 def _typical_nn(F: np.ndarray, max_rows: int = 2000, seed: int = 0) -> float:
     """Median distance from a training sample to its nearest other training sample (sampled rows)."""

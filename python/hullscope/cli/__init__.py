@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         for action in p._actions:
             if action.option_strings and action.help is not argparse.SUPPRESS:
                 text = re.sub(r"\s*\(default[^)]*\)", "", _plain(action.help or ""))
-                action.help = text or ("(default: %(default)s)" if action.default not in (None, False) else None)
+                has_default = action.default is not None and action.default is not False
+                action.help = text or ("(default: %(default)s)" if has_default else None)
     return parser
 
 

@@ -131,6 +131,11 @@ class LearningCurve:
     errors: np.ndarray
     meta: Dict[str, Any]
 
+    def __repr__(self) -> str:
+        return (f"LearningCurve({len(self.P)} training-set sizes {int(self.P[0])}..{int(self.P[-1])}, "
+                f"{self.errors.shape[1]} seeds; mean test error {self.errors.mean(1)[0]:.3f} -> {self.errors.mean(1)[-1]:.3f})")
+
+
 
 def learning_curve(rules: Rules, Ps: Sequence[int], *, s0: int = 0, variant: str = "subpatch",
                    arch: str = "lcn", width: int = 256, n_test: int = 2000, seeds: Sequence[int] = (0, 1),

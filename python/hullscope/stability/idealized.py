@@ -51,6 +51,10 @@ class IdealizedResult:
     D: np.ndarray
     G: np.ndarray
 
+    def __repr__(self) -> str:
+        return f"IdealizedResult(stride {self.stride}, {self.dim}-D, {len(self.k)} layers)"
+
+
 
 def _layer(f: np.ndarray, stride: int, dim: int) -> np.ndarray:
     # stride 1 uses circular padding so that every layer keeps the N units of the input (with

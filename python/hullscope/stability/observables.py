@@ -68,6 +68,12 @@ class StabilityResult:
     deformation: str = "max-entropy diffeomorphisms"
     meta: Dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        R = self.mean("R")
+        last = f"{R[-1]:.4g}" if len(R) else "n/a"
+        return (f"StabilityResult({len(self.layers)} layers, {self.n_images} images, {len(self.seeds)} seeds; "
+                f"R_f at {self.layers[-1] if self.layers else '-'}: {last})")
+
     def mean(self, obs: str = "R", stat: str = "mean") -> np.ndarray:
         """Average over seeds, shape (n_layers,)."""
         return self.values[stat][obs].mean(axis=0)

@@ -40,6 +40,9 @@ class StudyData:
     y_test: np.ndarray
     name: str
 
+
+    def __repr__(self) -> str:
+        return f"StudyData({self.name!r}: {len(self.X_train)} training, {len(self.X_test)} test images)"
     def __post_init__(self):
         for arg in ("X_train", "X_test"):
             X = getattr(self, arg)
