@@ -45,6 +45,16 @@ def _nan_images():
     return extract(_tiny_cnn(), x, "all")
 
 
+def _from_model_one_image():
+    return LinearRegions.from_model(_tiny_cnn(), np.zeros((1, 1, 2, 2), dtype=np.float32))
+
+
+def _extract_batch_zero():
+    from hullscope.features import extract
+
+    return extract(_tiny_cnn(), np.zeros((2, 1, 2, 2), dtype=np.float32), "all", batch_size=0)
+
+
 def _bf16_queries():
     import torch
 
@@ -111,6 +121,8 @@ ROWS = [
     ("rules L=40", lambda: make_rules(4, 2, 2, 2, 40), ValueError, "L"),
     ("model None", _torch_bad_model, TypeError, "model"),
     ("extract nan", _nan_images, ValueError, "X"),
+    ("extract batch_size 0", _extract_batch_zero, ValueError, "batch_size"),
+    ("from_model one image", _from_model_one_image, ValueError, "X"),
 ]
 
 
