@@ -408,7 +408,13 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
     pin.nrows = subset ? nsub : n;
     pin.norm2 = nrm->data();
     pin.xc = xc->data();
-    pin.center = org;
+    // Exact in-kernel centring where the origin lies farther from zero than the data spread (there
+    // x.z - o.z would cancel beyond what the hyperplane pad covers); elsewhere the per-column shift
+    // o.z, subtracted after the product, has rounding within the pad (|x| + |o| <= 2 Rmax + |x'|).
+    double onorm = 0.0;
+    for (Index kk = 0; kk < d; ++kk) onorm += org[kk] * org[kk];
+    const bool exact_centring = std::sqrt(onorm) > Rmax;
+    pin.center = exact_centring ? org : nullptr;
 
     SolveResult res;
     res.B = B;
@@ -615,6 +621,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             for (Index kk = 0; kk < d; ++kk) Zt[kk * Bp + b] = col[kk];
             cols[b].mode = qy.fresh ? PassMode::kNearest : PassMode::kPrice;
             cols[b].exclude = qy.exclude;
+            cols[b].shift = exact_centring ? 0.0 : dot_fixed(org, col, d);
         }
         pricing_pass(pin, Zt.data(), Bp, cols, P, threads, pout);
 

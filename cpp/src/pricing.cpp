@@ -27,7 +27,7 @@ constexpr int kRowBlock = 256;  // rows per work item; fixed, so results never d
 // two SSE2 registers each in the generic build, to one AVX register with FMA in the AVX2 build).
 typedef double v4d __attribute__((vector_size(32)));
 
-#define HULLSCOPE_TILE_BODY                                                                      \
+#define HULLSCOPE_TILE_BODY(CENTRED)                                                             \
     v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,    \
         a31 = a00;                                                                               \
     const double* x0 = xr[0];                                                                    \
@@ -39,13 +39,13 @@ typedef double v4d __attribute__((vector_size(32)));
         v4d z0, z1;                                                                              \
         __builtin_memcpy(&z0, zk, sizeof(v4d));                                                  \
         __builtin_memcpy(&z1, zk + 4, sizeof(v4d));                                              \
-        const double ck = cen[k];                                                                \
-        const double b0 = x0[k] - ck, b1 = x1[k] - ck;                                           \
+        const double ck = (CENTRED) ? cen[k] : 0.0;                                              \
+        const double b0 = (CENTRED) ? x0[k] - ck : x0[k], b1 = (CENTRED) ? x1[k] - ck : x1[k];  \
         a00 += b0 * z0;                                                                          \
         a01 += b0 * z1;                                                                          \
         a10 += b1 * z0;                                                                          \
         a11 += b1 * z1;                                                                          \
-        const double b2 = x2[k] - ck, b3 = x3[k] - ck;                                           \
+        const double b2 = (CENTRED) ? x2[k] - ck : x2[k], b3 = (CENTRED) ? x3[k] - ck : x3[k];  \
         a20 += b2 * z0;                                                                          \
         a21 += b2 * z1;                                                                          \
         a30 += b3 * z0;                                                                          \
@@ -64,27 +64,48 @@ typedef double v4d __attribute__((vector_size(32)));
 using TileFn = void (*)(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
                         double* T);
 
-void tile_generic(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0, double* T) {
-    HULLSCOPE_TILE_BODY
+void tile_generic_c(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
+                    double* T) {
+    HULLSCOPE_TILE_BODY(1)
+}
+
+void tile_generic_p(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
+                    double* T) {
+    (void)cen;
+    HULLSCOPE_TILE_BODY(0)
 }
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define HULLSCOPE_X86_DISPATCH 1
-__attribute__((target("avx2,fma"))) void tile_avx2(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp,
-                                                   int c0, double* T) {
-    HULLSCOPE_TILE_BODY
+__attribute__((target("avx2,fma"))) void tile_avx2_c(const double* const* xr, const double* cen, const double* Zt,
+                                                     Index d, int Bp, int c0, double* T) {
+    HULLSCOPE_TILE_BODY(1)
+}
+__attribute__((target("avx2,fma"))) void tile_avx2_p(const double* const* xr, const double* cen, const double* Zt,
+                                                     Index d, int Bp, int c0, double* T) {
+    (void)cen;
+    HULLSCOPE_TILE_BODY(0)
 }
 #endif
 
-TileFn select_tile() {
+bool use_avx2() {
 #ifdef HULLSCOPE_X86_DISPATCH
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return tile_avx2;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return false;
 #endif
-    return tile_generic;
 }
 
-const TileFn g_tile = select_tile();
+const bool g_avx2 = use_avx2();
+// The tile with the centre subtracted inside the product, and the plain one (rows as they are).
+#ifdef HULLSCOPE_X86_DISPATCH
+const TileFn g_tile_centred = g_avx2 ? tile_avx2_c : tile_generic_c;
+const TileFn g_tile_plain = g_avx2 ? tile_avx2_p : tile_generic_p;
+#else
+const TileFn g_tile_centred = tile_generic_c;
+const TileFn g_tile_plain = tile_generic_p;
+#endif
 
 inline void heap_offer(std::vector<Cand>& h, int P, const Cand& c) {
     if (static_cast<int>(h.size()) < P) {
@@ -100,10 +121,7 @@ inline void heap_offer(std::vector<Cand>& h, int P, const Cand& c) {
 }  // namespace
 
 const char* pricing_kernel_name() {
-#ifdef HULLSCOPE_X86_DISPATCH
-    if (g_tile == tile_avx2) return "avx2-fma";
-#endif
-    return "generic";
+    return g_avx2 ? "avx2-fma" : "generic";
 }
 
 void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vector<PassColumn>& cols, int P,
@@ -114,6 +132,7 @@ void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vect
     const Index nblocks = (nrows + kRowBlock - 1) / kRowBlock;
     const std::vector<double> zero_row(static_cast<size_t>(d), 0.0);
     const double* cen = in.center ? in.center : zero_row.data();
+    const TileFn tile = in.center ? g_tile_centred : g_tile_plain;
 
     int nt = 1;
 #ifdef HULLSCOPE_HAVE_OPENMP
@@ -151,20 +170,20 @@ void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vect
                 }
             }
             for (int r = 0; r < nr_pad; r += kRowTile)
-                for (int c0 = 0; c0 < Bp; c0 += kColTile) g_tile(&ptr[r], cen, Zt, d, Bp, c0, T.data() + r * Bp);
+                for (int c0 = 0; c0 < Bp; c0 += kColTile) tile(&ptr[r], cen, Zt, d, Bp, c0, T.data() + r * Bp);
             for (int b = 0; b < B; ++b) {
                 PassOutput& o = mine[b];
                 const PassColumn& col = cols[b];
                 if (col.mode == PassMode::kPrice) {
                     for (int r = 0; r < nr; ++r) {
                         if (ids[r] == col.exclude) continue;
-                        heap_offer(o.best, P, Cand{T[r * Bp + b], ids[r]});
+                        heap_offer(o.best, P, Cand{T[r * Bp + b] - col.shift, ids[r]});
                     }
                 } else {
                     for (int r = 0; r < nr; ++r) {
                         const Index id = ids[r];
                         if (id == col.exclude) continue;
-                        const double t = T[r * Bp + b];
+                        const double t = T[r * Bp + b] - col.shift;
                         const double v = in.norm2[id] - 2.0 * t;
                         heap_offer(o.best, P, Cand{v, id});
                         if (v > o.vmax) o.vmax = v;

@@ -29,6 +29,7 @@ enum class PassMode : int {
 struct PassColumn {
     PassMode mode = PassMode::kPrice;
     Index exclude = -1;  // a row to skip for this column (leave-one-out), or -1
+    double shift = 0.0;  // subtracted from every x_i.z of this column (center.z when `center` is not given)
 };
 
 struct PassOutput {
@@ -45,7 +46,10 @@ struct PassInput {
     Index nrows = 0;
     const double* norm2 = nullptr;  // |x_i|^2 for all n rows
     const double* xc = nullptr;     // optional x_i . c for all rows (may be null)
-    const double* center = nullptr;  // d-vector subtracted from every row before any product
+    // d-vector subtracted from every row inside the product (exact for data far from zero); when null,
+    // rows enter as they are and each column's `shift` (center.z) is subtracted afterwards, which is
+    // as accurate when the data sit near the origin and costs nothing per element.
+    const double* center = nullptr;
 };
 
 // Run one pass. Zt is d x Bp (k-major: Zt[k*Bp + b]); only the first `cols.size()` columns are
