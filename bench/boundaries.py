@@ -131,7 +131,6 @@ def main(argv=None) -> int:
     from hullscope.features import extract
 
     L = "relu3"
-    Ftr_f = extract(net, Xtr, L)[L]
     Fte_f = extract(net, Xte, L)[L]
     # lines with class changes: feature segments between 200 test pairs of different labels (t in [0, 1])
     from hullscope.boundaries import choose_pairs

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 
 from hullscope import Hull, LinearRegions  # noqa: E402
 from hullscope.boundaries import (certified_at_scale, choose_pairs, make_head, min_flip, morph,  # noqa: E402
-                                  pixel_vs_feature, rays)
+                                  rays)
 
 torch.set_num_threads(1)
 

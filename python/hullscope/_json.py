@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["strict_json", "write_json", "dumps"]
+__all__ = ["strict_json", "write_json", "dumps", "atomic_write_bytes"]
 
 
 def strict_json(x: Any) -> Any:
@@ -41,7 +43,20 @@ def dumps(obj: Any, **kw: Any) -> str:
 
 def write_json(path: Any, obj: Any, indent: int = 1) -> None:
     """Write ``obj`` as strict JSON to ``path`` atomically (a temporary file, then a rename)."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(dumps(obj, indent=indent))
-    tmp.replace(path)
+    atomic_write_bytes(Path(path), dumps(obj, indent=indent).encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync and rename: a
+    reader sees the old file or the new one, never a partial one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

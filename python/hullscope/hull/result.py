@@ -234,7 +234,7 @@ class DistanceResult:
         for k, p in enumerate(parts[1:], 1):
             same_subset = (p.subset is None and first.subset is None) or (
                 p.subset is not None and first.subset is not None and np.array_equal(p.subset, first.subset))
-            if p.X is not first.X and not (p.X.shape == first.X.shape and np.shares_memory(p.X, first.X)):
+            if p.X is not first.X and not (p.X.shape == first.X.shape and np.may_share_memory(p.X, first.X)):
                 raise ValueError(f"parts: result {k} refers to another point set than result 0; only chunks of "
                                  "the same hull can be joined")
             if not same_subset or p.rtol != first.rtol or p.method != first.method \

@@ -18,6 +18,7 @@ from .._torch import require_torch
 from .architectures import check_architecture, has_conv
 from .architectures import build as build_architecture
 from .observables import StabilityResult, _check_seeds, shuffle_channels, stability
+from .._json import atomic_write_bytes
 from .stats import dumps, strict_json
 
 
@@ -302,9 +303,7 @@ class Checkpoints:
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write_bytes(Path(path), text.encode())
 
 
 def provenance(command: Optional[Sequence[str]] = None, **extra: Any) -> Dict[str, Any]:
