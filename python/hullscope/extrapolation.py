@@ -59,7 +59,7 @@ class SpaceAnalysis:
 
 
 
-def _typical_nn(F: np.ndarray, max_rows: int = 2000, seed: int = 0) -> float:
+def typical_nn_distance(F: np.ndarray, max_rows: int = 2000, seed: int = 0) -> float:
     """Median distance from a training sample to its nearest other training sample (sampled rows)."""
     rng = np.random.default_rng(seed)
     idx = rng.choice(F.shape[0], size=min(max_rows, F.shape[0]), replace=False)
@@ -127,7 +127,7 @@ def analyze_space(F_train: Any, y_train: Any, F_test: Any, y_test: Any, name: st
                 continue
             r = h.contains(Fte[sel], subset=mask, threads=threads)
             in_own[sel] = r.status == "inside"
-    nn_typ = _typical_nn(Ftr)
+    nn_typ = typical_nn_distance(Ftr)
     # the baseline: training samples against the hull of the other training samples
     n_loo = int(min(int(loo_samples), Ftr.shape[0])) if Ftr.shape[0] >= 2 else 0
     loo_frac = float("nan")

@@ -320,7 +320,7 @@ def rays(model: Any, X_train: Any, X_test: Any, y_test: Any = None, *, layer: Op
     -------
     RayResult
     """
-    from ..extrapolation import _typical_nn
+    from ..extrapolation import typical_nn_distance
     from ..hull import Hull
 
     t_max = check_t_max(t_max)
@@ -368,7 +368,7 @@ def rays(model: Any, X_train: Any, X_test: Any, y_test: Any = None, *, layer: Op
         if (~before).any():
             fa[i] = float(t[~before][0])
     if typical_nn is None:
-        typical_nn = _typical_nn(Ftr)
+        typical_nn = typical_nn_distance(Ftr)
     return RayResult(space=head.space, method=method, status=status, has_ray=has,
                      hull_distance=np.where(status == "inside", 0.0, hull_result.distance),
                      nn_distance=np.asarray(hull_result.nn_distance), typical_nn=float(typical_nn),

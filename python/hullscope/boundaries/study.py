@@ -49,7 +49,7 @@ def run_boundaries(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray
     report.json is rewritten after each step.
     """
     from .._validation import writable_dir
-    from ..extrapolation import _typical_nn
+    from ..extrapolation import typical_nn_distance
     from ..features.torch_features import final_linear, last_hidden_layer
     from ..hull import Hull
     from .attack import min_flip
@@ -90,7 +90,7 @@ def run_boundaries(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray
         Fte = space_points(model, Xte, L, "X_test", device=device)
         H = Hull(Ftr, threads=threads)
         hr = H.distance(Fte, threads=threads, progress=progress)
-        tnn = _typical_nn(Ftr)
+        tnn = typical_nn_distance(Ftr)
         t_hull = time.perf_counter() - t0
         r = rays(model, Xtr, Xte, yte, layer=None if L == "input" else L, t_max=t_max, grid=grid, tol=tol,
                  hull_result=hr, typical_nn=tnn, threads=threads, device=device, progress=progress)
