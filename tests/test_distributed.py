@@ -1,10 +1,12 @@
 """hullscope.hull.distributed on a LocalCluster(n_workers=2, threads_per_worker=1): bitwise equality with
-the local call, a worker killed mid-run, resume after interruption, corrupted chunks, refusals."""
+the local call, a worker killed mid-run, resume after interruption, corrupted chunks, refusals, and X
+reaching the workers through a memory-mapped .npy (automatic, in float32 or float64) or a broadcast."""
 from __future__ import annotations
 
 import json
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +32,17 @@ def client():
     cluster = c.cluster
     c.close()
     cluster.close()
+
+
+@pytest.fixture(autouse=True)
+def private_shared_dir(tmp_path, monkeypatch):
+    """shared_path="auto" writes into this test's own folder, and no file check is remembered
+    across tests (as in a new process)."""
+    d = tmp_path / "shared"
+    monkeypatch.setenv(hd.SHARED_DIR_ENV, str(d))
+    hd._VERIFIED.clear()
+    hd._PROBES.clear()
+    return d
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +137,6 @@ def test_refuses_mixed_arguments_and_bad_paths(client, data, tmp_path):
         hd.distance(X, Q[:30], client=client, out=str(out), chunk_size=10, progress=False)
     with pytest.raises(ValueError, match="different arguments"):
         hd.contains(X, Q[:20], client=client, out=str(out), chunk_size=10, progress=False)
-    with pytest.raises(ValueError, match="shared_path"):
-        hd.distance(X, Q[:5], client=client, shared_path=str(tmp_path / "missing.npy"), progress=False)
     np.save(tmp_path / "other.npy", X[:10])
     with pytest.raises(ValueError, match="shared_path"):
         hd.distance(X, Q[:5], client=client, shared_path=str(tmp_path / "other.npy"), progress=False)
@@ -169,3 +180,119 @@ def test_analyze_spaces_per_space_checkpoints(client, data, tmp_path):
         assert (out / name / "manifest.json").is_file()
     with pytest.raises(ValueError, match="spaces"):
         hd.analyze_spaces({}, client=client)
+
+
+# ---- how X reaches the workers ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_auto_shared_file_is_bitwise_equal_to_local_and_broadcast(client, data, private_shared_dir, dtype):
+    X, Q = data
+    X = np.ascontiguousarray(X, dtype=dtype)
+    local = Hull(X).distance(Q)
+    auto, rep = hd.distance(X, Q, client=client, chunk_size=23, progress=False, return_report=True)
+    # a LocalCluster's workers read this machine's files: X went through a .npy, in its own dtype
+    assert rep.shared_path is not None and rep.shared_path.startswith(str(private_shared_dir.resolve()))
+    mm = np.load(rep.shared_path, mmap_mode="r")
+    assert mm.dtype == dtype and mm.shape == X.shape and np.array_equal(mm, X)
+    cast, crep = hd.distance(X, Q, client=client, shared_path=None, chunk_size=23, progress=False,
+                             return_report=True)
+    assert crep.shared_path is None
+    assert_same(local, auto)
+    assert_same(local, cast)
+    assert auto.verify()
+    # the leave-one-out sweep and contains too
+    idx = np.arange(0, X.shape[0], 97)
+    assert_same(Hull(X).leave_one_out(idx), hd.leave_one_out(X, idx, client=client, chunk_size=9, progress=False))
+    assert_same(Hull(X).contains(Q), Hull(X).contains(Q, client=client, chunk_size=31, progress=False))
+
+
+def test_float32_x_is_not_copied_on_the_client(client, data, monkeypatch):
+    X, Q = data
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    seen = []
+    real = hd._shared_file
+    monkeypatch.setattr(hd, "_shared_file", lambda c, Xm, sp: seen.append(Xm) or real(c, Xm, sp))
+    hd.distance(X32, Q[:10], client=client, progress=False)
+    assert seen and seen[0].dtype == np.float32 and np.shares_memory(seen[0], X32)
+
+
+def test_shared_file_is_written_once_and_checked_on_reuse(client, data, private_shared_dir):
+    X, Q = data
+    local = Hull(X).distance(Q[:40])
+    _, rep = hd.distance(X, Q[:40], client=client, progress=False, return_report=True)
+    path = rep.shared_path
+    before = os.stat(path)
+    # a second call, and a "new process" (nothing remembered): the file is reused, not rewritten
+    for forget in (False, True):
+        if forget:
+            hd._VERIFIED.clear()
+            hd._PROBES.clear()
+        res, rep = hd.distance(X, Q[:40], client=client, progress=False, return_report=True)
+        assert rep.shared_path == path
+        now = os.stat(path)
+        assert (now.st_ino, now.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+        assert_same(local, res)
+    assert len(list(private_shared_dir.glob("X-*.npy"))) == 1
+    # the name is only a lookup key: a corrupted file under it is found by the byte check and rewritten
+    hd._VERIFIED.clear()
+    mm = np.load(path, mmap_mode="r+")
+    mm[1234, 5] += 1.0
+    mm.flush()
+    del mm
+    res, rep = hd.distance(X, Q[:40], client=client, progress=False, return_report=True)
+    assert rep.shared_path == path and os.stat(path).st_ino != before.st_ino
+    assert np.array_equal(np.load(path), X)
+    assert_same(local, res)
+    assert hd.clear_shared() > X.nbytes and not list(private_shared_dir.glob("X-*.npy"))
+
+
+def test_explicit_shared_path_written_if_absent_refused_if_different(client, data, tmp_path):
+    X, Q = data
+    local = Hull(X).distance(Q[:20])
+    path = tmp_path / "given" / "X.npy"
+    res, rep = hd.distance(X, Q[:20], client=client, shared_path=str(path), progress=False, return_report=True)
+    assert rep.shared_path == str(path.resolve()) and np.array_equal(np.load(path), X)
+    assert_same(local, res)
+    # a folder: the file is named after X inside it
+    res, rep = hd.distance(X, Q[:20], client=client, shared_path=tmp_path / "given", progress=False,
+                           return_report=True)
+    assert Path(rep.shared_path).parent == (tmp_path / "given").resolve() and Path(rep.shared_path).name.startswith("X-")
+    assert_same(local, res)
+    # the same shape and dtype but one other value: refused, and the user's file is left alone
+    other = X.copy()
+    other[17, 3] = np.nextafter(other[17, 3], np.inf)
+    np.save(tmp_path / "other.npy", other)
+    with pytest.raises(ValueError, match=r"shared_path: .*another float64 \(3000, 20\) array"):
+        hd.distance(X, Q[:5], client=client, shared_path=str(tmp_path / "other.npy"), progress=False)
+    assert np.array_equal(np.load(tmp_path / "other.npy"), other)
+    # X in float32 against its float64 file: the dtype is part of "the same X"
+    with pytest.raises(ValueError, match="shared_path: .*float64.*expected float32"):
+        hd.distance(X.astype(np.float32), Q[:5], client=client, shared_path=str(path), progress=False)
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match="shared_path: .*not a readable .npy"):
+        hd.distance(X, Q[:5], client=client, shared_path=str(tmp_path / "junk.npy"), progress=False)
+    with pytest.raises(TypeError, match="shared_path"):
+        hd.distance(X, Q[:5], client=client, shared_path=3, progress=False)
+
+
+def test_auto_broadcasts_when_workers_cannot_read_the_folder(client, data, monkeypatch, private_shared_dir):
+    X, Q = data
+    hd.shared_dir().mkdir(parents=True)
+    assert hd._workers_read(client, hd.shared_dir()) is True          # a LocalCluster sees the folder
+    assert hd._worker_reads(str(private_shared_dir / "absent"), "x") is False
+    monkeypatch.setattr(hd, "_workers_read", lambda client, folder: False)  # as workers on other machines
+    res, rep = hd.distance(X, Q[:30], client=client, progress=False, return_report=True)
+    assert rep.shared_path is None and not list(private_shared_dir.glob("X-*.npy"))
+    assert_same(Hull(X).distance(Q[:30]), res)
+
+
+def test_bad_x_is_refused_on_the_client(client, data):
+    X, Q = data
+    bad = X.copy()
+    bad[7, 2] = np.nan
+    with pytest.raises(ValueError, match=r"X: contains NaN or inf \(first at row 7, column 2\)"):
+        hd.distance(bad, Q[:3], client=client, progress=False)
+    big = X.astype(np.float32) * np.float32(1e30)
+    big[0, 0] = np.float32(3e38)
+    with pytest.raises(ValueError, match="X: values of magnitude"):
+        hd.distance(big.astype(np.float64) * 1e130, Q[:3], client=client, progress=False)

@@ -1,10 +1,19 @@
 """Hull analyses on a Dask cluster: chunked, checkpointed, resumable, with nothing lost.
 
 The queries of one call are cut into chunks; every chunk is one Dask task against the same
-read-only X. X reaches the workers once: from a memory-mapped ``.npy`` on a shared path when
-``shared_path`` is given (each worker process maps it once and caches its :class:`~hullscope.Hull`),
-otherwise by a single broadcast (``client.scatter(X, broadcast=True)``), again cached per worker
-process. Each chunk's result is written by the client, as it arrives, to ``out/chunk-XXXXX.npz``
+read-only X. X reaches the workers once, in its own dtype (float32 stays float32):
+
+* from a memory-mapped ``.npy`` when the workers can read this machine's files (``shared_path="auto"``,
+  the default: a one-time probe asks every worker to read a small file from :func:`shared_dir`; true
+  for a ``LocalCluster`` or workers on a shared file system). X is written there once, under a name
+  keyed by its shape, dtype and a hash of sampled rows, and reused by later calls and processes after a
+  byte-for-byte check against X. Each worker process maps the file once and caches its point set;
+* from a ``.npy`` at a path the user gives (``shared_path="/shared/X.npy"``, written there if absent,
+  refused if it holds another array), or from a folder the user gives (the file is named as above);
+* otherwise by a single broadcast (``client.scatter(X, broadcast=True)``), again cached per worker
+  process (``shared_path=None`` forces it).
+
+Each chunk's result is written by the client, as it arrives, to ``out/chunk-XXXXX.npz``
 (through a temporary file and an atomic rename) and recorded with its SHA-256 in
 ``out/manifest.json``. A rerun with the same arguments skips the chunks on disk whose checksum
 matches, recomputes missing or corrupted ones, and returns a result bitwise identical to an
@@ -28,15 +37,19 @@ Examples
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from .._progress import progress_bar
-from .._validation import as_matrix, writable_dir
+from .._validation import MAX_MAGNITUDE, as_matrix, check_magnitude, to_numpy, writable_dir
 from . import engine
 from .checkpoint import Manifest, fingerprint, save_arrays
 from .options import SolveOptions, validate_subset
@@ -45,7 +58,10 @@ from .result import DistanceResult
 log = logging.getLogger(__name__)
 
 __all__ = ["run_hull", "release", "distance", "contains", "leave_one_out", "analyze_spaces", "check_workers",
-           "local_client", "ChunkFailures", "RunReport"]
+           "local_client", "shared_dir", "clear_shared", "ChunkFailures", "RunReport"]
+
+#: Environment variable naming the folder of ``shared_path="auto"`` (default: a folder under the temp dir).
+SHARED_DIR_ENV = "HULLSCOPE_SHARED_DIR"
 
 
 
@@ -62,7 +78,9 @@ class ChunkFailures(RuntimeError):
 
 @dataclass
 class RunReport:
-    """What one distributed call did: chunk ids computed now, reused from disk, and failed."""
+    """What one distributed call did: chunk ids computed now, reused from disk, and failed; and how
+    X reached the workers (``shared_path``: the .npy they mapped, None when X was broadcast or
+    nothing was computed)."""
 
     n_chunks: int
     computed: List[int] = field(default_factory=list)
@@ -70,6 +88,7 @@ class RunReport:
     recomputed_corrupt: List[int] = field(default_factory=list)
     failed: Dict[int, str] = field(default_factory=dict)
     threads_per_task: int = 0
+    shared_path: Optional[str] = None
 
 
 # ---- worker side ----------------------------------------------------------------------------------
@@ -78,7 +97,12 @@ _WORKER_POINTS: Dict[str, Any] = {}
 
 
 def _worker_points(key: str, X: Any, shared_path: Optional[str]):
-    """(X, point set) on this worker process, built once and cached under ``key``."""
+    """(X, point set) on this worker process, built once and cached under ``key``.
+
+    X arrives as the client holds it (float32 or float64; a read-only memory map for a shared file)
+    and is prepared exactly as :class:`~hullscope.Hull` prepares its points (``as_matrix`` then the
+    engine's point set), so the worker and the local call compute on the same array.
+    """
     got = _WORKER_POINTS.get(key)
     if got is None:
         if shared_path is not None:
@@ -96,6 +120,29 @@ def _solve_chunk(key: str, X: Any, shared_path: Optional[str], method: str, Qc: 
     res = engine.run(ps, Xm, Qc, subset=subset, exclude=exclude, early_exit=(method != "distance"), options=options,
                      method=method)
     return res.to_dict()
+
+
+def _worker_reads(path: str, token: str) -> bool:
+    """Does this worker see the file the client just wrote (same path, same contents)?"""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(token) + 1) == token.encode()
+    except OSError:
+        return False
+
+
+def _worker_checks_npy(path: str, shape: Tuple[int, ...], dtype: str, size: int) -> Optional[str]:
+    """None when this worker can map ``path`` as the client's .npy; else why not."""
+    try:
+        st = os.stat(path)
+        if st.st_size != size:
+            return f"the file has {st.st_size} bytes here, {size} on the client"
+        mm = np.load(path, mmap_mode="r")
+        if mm.shape != tuple(shape) or mm.dtype.str != dtype:
+            return f"holds {mm.dtype} {mm.shape} here"
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _worker_version() -> str:
@@ -144,6 +191,205 @@ def release(client: Any) -> None:
         client.cancel(cached[1])
 
 
+def _points(X: Any) -> np.ndarray:
+    """Validate X on the client without changing it: a 2-D C-contiguous float32 or float64 array is
+    kept as it is (no copy; :class:`~hullscope.Hull` and the workers decide how to store it), any
+    other input goes through ``as_matrix``. Finite values up to the core's magnitude, checked in row
+    blocks (no temporary the size of X)."""
+    a = to_numpy(X, "X")
+    if not (a.dtype in (np.float32, np.float64) and a.ndim == 2 and a.flags.c_contiguous
+            and a.shape[0] > 0 and a.shape[1] > 0):
+        out = as_matrix(a, "X")
+        check_magnitude(out, "X")
+        return out
+    step = max(1, (1 << 22) // a.shape[1])
+    for s in range(0, a.shape[0], step):
+        blk = a[s:s + step]
+        m = float(np.abs(blk).max())
+        if not np.isfinite(m):
+            r, c = np.argwhere(~np.isfinite(blk))[0]
+            raise ValueError(f"X: contains NaN or inf (first at row {s + r}, column {c})")
+        if m > MAX_MAGNITUDE:
+            raise ValueError(f"X: values of magnitude up to {MAX_MAGNITUDE:.0e} are supported (squared distances "
+                             f"must stay finite in float64), got {m:.3e}; rescale the data (results scale with it)")
+    return a
+
+
+def shared_dir() -> Path:
+    """The folder where ``shared_path="auto"`` writes X: ``$HULLSCOPE_SHARED_DIR``, else a per-user
+    folder under the system's temp dir. Files there are a cache: :func:`clear_shared` deletes them."""
+    env = os.environ.get(SHARED_DIR_ENV)
+    if env:
+        return Path(env)
+    who = os.getuid() if hasattr(os, "getuid") else "user"
+    return Path(tempfile.gettempdir()) / f"hullscope-{who}" / "shared"
+
+
+def clear_shared(folder: Union[str, "os.PathLike[str]", None] = None) -> int:
+    """Delete the X files that ``shared_path="auto"`` (or a folder given as ``shared_path``) wrote
+    in ``folder`` (default :func:`shared_dir`); return the bytes freed. Workers that still map a file
+    keep reading it until they drop their point set (POSIX semantics)."""
+    d = Path(folder) if folder is not None else shared_dir()
+    freed = 0
+    for f in list(d.glob("X-*.npy")) + list(d.glob(".X-*.tmp")):
+        try:
+            freed += f.stat().st_size
+            f.unlink()
+        except FileNotFoundError:
+            pass
+    _VERIFIED.clear()
+    return freed
+
+
+def _ident(Xm: np.ndarray) -> Tuple:
+    """The same array in memory: address, shape, strides, dtype (X must not change in place)."""
+    return (Xm.__array_interface__["data"][0], Xm.shape, Xm.strides, Xm.dtype.str)
+
+
+def _auto_name(Xm: np.ndarray) -> str:
+    """A file name for X: shape, dtype and a SHA-256 of 257 evenly spaced rows (a lookup key, not a
+    proof: a file found under it is compared with X byte for byte before use)."""
+    h = hashlib.sha256(f"{Xm.dtype.str}{Xm.shape}".encode())
+    rows = np.unique(np.linspace(0, Xm.shape[0] - 1, 257).astype(np.int64))
+    h.update(memoryview(np.ascontiguousarray(Xm[rows])).cast("B"))
+    n, d = Xm.shape
+    return f"X-{n}x{d}-{Xm.dtype.name}-{h.hexdigest()[:24]}.npy"
+
+
+def _same_bytes(mm: np.ndarray, Xm: np.ndarray) -> bool:
+    """Byte-for-byte equality of two arrays of one shape and dtype, read in row blocks."""
+    step = max(1, (1 << 24) // max(1, Xm.shape[1] * Xm.itemsize))
+    for s in range(0, Xm.shape[0], step):
+        if not np.array_equal(np.asarray(mm[s:s + step]).view(np.uint8), Xm[s:s + step].view(np.uint8)):
+            return False
+    return True
+
+
+def _write_npy(path: Path, Xm: np.ndarray) -> None:
+    """Write X as a .npy in its own dtype through a temporary file and a rename: workers and other
+    processes see the whole file or none. (No fsync: a file found later is checked against X.)"""
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            np.lib.format.write_array(fh, Xm, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+
+
+#: (X identity, path, inode, size, mtime) of files already checked to hold X in this process
+_VERIFIED: Dict[Tuple, bool] = {}
+
+
+def _file_state(path: Path) -> Optional[Tuple[int, int, int]]:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _holds(path: Path, Xm: np.ndarray) -> Tuple[bool, str]:
+    """Does the .npy at ``path`` hold exactly X? (verdict, what it holds instead)."""
+    state = _file_state(path)
+    key = (_ident(Xm), str(path), state)
+    if _VERIFIED.get(key):
+        return True, ""
+    try:
+        mm = np.load(path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        return False, f"is not a readable .npy array ({exc})"
+    if mm.shape != Xm.shape or mm.dtype != Xm.dtype:
+        return False, f"holds {mm.dtype} {mm.shape}, expected {Xm.dtype} {Xm.shape} (the same X, in its own dtype)"
+    if not _same_bytes(mm, Xm):
+        return False, f"holds another {mm.dtype} {mm.shape} array than X"
+    if len(_VERIFIED) > 16:
+        _VERIFIED.clear()
+    _VERIFIED[key] = True
+    return True, ""
+
+
+_PROBES: Dict[Tuple, bool] = {}
+
+
+def _workers_read(client: Any, folder: Path) -> bool:
+    """Can every worker of ``client`` read a file the client writes in ``folder``? Asked once per
+    client, folder and set of workers: a small probe file with a random token."""
+    workers = frozenset(client.scheduler_info().get("workers", {}))
+    key = (client.id, str(folder), workers)
+    got = _PROBES.get(key)
+    if got is None:
+        token = uuid.uuid4().hex
+        probe = folder / f".probe-{token}"
+        try:
+            probe.write_text(token)
+            got = bool(workers) and all(client.run(_worker_reads, str(probe), token).values())
+        except OSError:
+            got = False
+        finally:
+            if probe.exists():
+                probe.unlink()
+        _PROBES[key] = got
+    return got
+
+
+def _shared_file(client: Any, Xm: np.ndarray, shared_path: Any) -> Optional[Path]:
+    """The .npy the workers map for this call, or None to broadcast X.
+
+    ``"auto"``: a file in :func:`shared_dir` when every worker reads that folder, else None.
+    A folder: a file named after X in it. A file path: that file (written when absent). The
+    last two must be readable by every worker.
+    """
+    if shared_path is None:
+        return None
+    auto = isinstance(shared_path, str) and shared_path == "auto"
+    if auto:
+        folder = shared_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.info("shared_path='auto': cannot create %s (%s); broadcasting X", folder, exc)
+            return None
+        if not _workers_read(client, folder):
+            log.info("shared_path='auto': the workers do not see %s; broadcasting X", folder)
+            return None
+        path = folder / _auto_name(Xm)
+    elif isinstance(shared_path, (str, os.PathLike)):
+        path = Path(shared_path)
+        if path.is_dir():
+            path = path / _auto_name(Xm)
+    else:
+        raise TypeError(f"shared_path: expected 'auto', None, or a path to a .npy file or a folder, got "
+                        f"{type(shared_path).__name__}")
+    named_here = auto or path.name == _auto_name(Xm)
+    if path.exists():
+        ok, why = _holds(path, Xm)
+        if not ok:
+            if not named_here:
+                raise ValueError(f"shared_path: {str(path)!r} {why}; give the file of this X, another path "
+                                 f"(it is written there), or shared_path='auto'")
+            log.warning("shared file %s %s; rewriting it", path, why)
+            _write_npy(path, Xm)
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_npy(path, Xm)
+        except OSError as exc:
+            raise ValueError(f"shared_path: cannot write X to {str(path)!r}: {exc}") from exc
+    state = _file_state(path)
+    _VERIFIED[(_ident(Xm), str(path), state)] = True
+    if not auto:
+        size = state[1]
+        bad = {w: why for w, why in client.run(_worker_checks_npy, str(path.resolve()), Xm.shape, Xm.dtype.str,
+                                                 size).items() if why is not None}
+        if bad:
+            raise ValueError(f"shared_path: workers cannot map {str(path)!r}: {bad}; give a path every worker "
+                             f"reads, or shared_path='auto' (which broadcasts X when they cannot)")
+    return path.resolve()
+
+
 def _close(client: Any) -> None:
     """Close a client made by :func:`local_client`, and its cluster."""
     cluster = client.cluster
@@ -171,7 +417,7 @@ def check_workers(client: Any) -> Dict[str, str]:
 
 def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, out: Optional[str] = None,
              subset: Any = None, exclude: Optional[np.ndarray] = None, chunk_size: Optional[int] = None,
-             threads_per_task: Optional[int] = None, shared_path: Optional[str] = None, retries: int = 2,
+             threads_per_task: Optional[int] = None, shared_path: Any = "auto", retries: int = 2,
              progress: bool = True, rtol: Optional[float] = None, max_passes: Optional[int] = None,
              pool: Optional[int] = None, block: Optional[int] = None, options: Optional[SolveOptions] = None,
              on_chunk_done: Optional[Callable[[int], None]] = None,
@@ -181,7 +427,9 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
     Parameters
     ----------
     X : array-like, shape (n, d)
-        The hull's points (validated and converted once, on the client).
+        The hull's points, validated once on the client. A C-contiguous float32 or float64 array
+        is kept as it is (float32 stays float32, in the shared file and on the wire); other input is
+        converted to float64 once.
     Q : array-like, shape (B, d)
         Queries.
     method : {"distance", "contains"}
@@ -195,10 +443,16 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         Queries per task (default: about 2 chunks per worker thread, between 16 and 4096 queries).
     threads_per_task : int, optional
         Threads each task's core call uses (default 1: every Dask worker thread runs its own chunk).
-    shared_path : path, optional
-        A ``.npy`` file readable by every worker at this path, holding exactly X (checked by
-        shape and dtype); workers memory-map it instead of receiving a broadcast. Without it X is
-        broadcast once per client and kept on the workers for later calls (see :func:`release`).
+    shared_path : "auto", None, or a path
+        How X reaches the workers (once per client; later calls with the same X reuse it).
+        ``"auto"`` (default): when every worker reads files the client writes in :func:`shared_dir`
+        (a ``LocalCluster``, or workers on a shared file system with ``$HULLSCOPE_SHARED_DIR`` set
+        there), X is written once to a ``.npy`` in its own dtype and the workers memory-map it; a
+        file already there is reused after a byte-for-byte check. Otherwise X is broadcast.
+        A path to a ``.npy`` file: the workers map it; it is written if absent and must hold exactly
+        X (same dtype, shape and bytes), else ValueError. A path to a folder: as ``"auto"`` but in
+        that folder, and required. ``None``: always broadcast (``client.scatter``); the copy stays on
+        the workers for later calls (see :func:`release`).
     retries : int
         Extra attempts for a chunk whose task raises.
     on_chunk_done : callable, optional
@@ -221,7 +475,7 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         options = SolveOptions(**given)
     elif given:
         raise TypeError(f"options: give a SolveOptions or its fields {sorted(given)}, not both")
-    Xm = as_matrix(X, "X")
+    Xm = _points(X)
     Qm = as_matrix(Q, "Q", d=Xm.shape[1], allow_vector=True, allow_empty=True)
     sub = validate_subset(subset, Xm.shape[0])
     if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
@@ -284,21 +538,17 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
                 todo.append(cid)
 
         if todo:
-            if shared_path is not None:
-                sp = Path(shared_path)
-                try:
-                    mm = np.load(sp, mmap_mode="r")
-                except (OSError, ValueError) as exc:
-                    raise ValueError(f"shared_path: cannot read {str(sp)!r} as a .npy array: {exc}") from exc
-                if mm.shape != Xm.shape or mm.dtype != np.float64:
-                    raise ValueError(f"shared_path: {str(sp)!r} holds {mm.dtype} {mm.shape}, expected float64 "
-                                     f"{Xm.shape} (the same X)")
-                x_ref, spath = None, str(sp.resolve())
-                st = sp.stat()
-                key = f"{spath}:{st.st_size}:{st.st_mtime_ns}"
+            sp = _shared_file(client, Xm, shared_path)
+            if sp is not None:
+                x_ref, spath = None, str(sp)
+                report.shared_path = spath
+                ino, size, mtime = _file_state(sp)
+                key = f"{spath}:{ino}:{size}:{mtime}"
+                log.info("hullscope.hull.distributed: workers memory-map X from %s", spath)
             else:
                 x_ref, spath = _broadcast(client, Xm), None
                 key = str(x_ref.key)
+                log.info("hullscope.hull.distributed: X broadcast to the workers")
             from dask.distributed import as_completed
 
             futures = {}
@@ -331,7 +581,8 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         if report.failed:
             raise ChunkFailures(report.failed, outp)
         if not bounds:  # no queries: an empty result, as the local call gives
-            return engine.run(engine.point_set(Xm, threads=1), Xm, Qm, subset=sub, exclude=exclude,
+            Xc = as_matrix(Xm, "X")  # as Hull stores it
+            return engine.run(engine.point_set(Xc, threads=1), Xc, Qm, subset=sub, exclude=exclude,
                               early_exit=method != "distance", options=options, method=method)
         res = DistanceResult.from_arrays([parts[c] for c in range(len(bounds))], X=Xm, Q=Qm, subset=sub,
                                          method=method, rtol=options.rtol, exclude=exclude)
@@ -354,7 +605,7 @@ def contains(X: Any, Q: Any, **kw: Any):
 
 def leave_one_out(X: Any, indices: Any = None, *, exact_distance: bool = False, **kw: Any):
     """Leave-one-out sweep on a cluster: is x_i inside conv(X without row i)? (see Hull.leave_one_out)."""
-    Xm = as_matrix(X, "X")
+    Xm = _points(X)
     if Xm.shape[0] < 2:
         raise ValueError("leave_one_out: needs at least 2 rows in the hull (removing one must leave one)")
     idx = np.arange(Xm.shape[0], dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
