@@ -17,8 +17,10 @@ The local side is ``Hull(X).distance(Q, threads=2)``. The Dask side runs the sam
 each with one worker of 2 threads and with two single-threaded workers. Every timed call includes
 building the hull (and, for Dask, scheduling and getting X to the workers) but not starting the
 cluster. The first call of a new client pays for shipping X; a repeat call reuses it. Each setup is
-run ``--repeats`` times on a new cluster (a first call can be measured only once per cluster); all
-times are printed, with the minimum and the spread, and the ratio to the fastest local call.
+run ``--repeats`` times on a new cluster (a first call can be measured only once per cluster), each
+time right after a local call: the overheads are paired ratios (Dask call / the local call just
+before it, minus 1), so that on a shared machine each compares calls made under about the same load;
+all times and ratios are printed, with their medians.
 Results are checked bitwise against the local call. The machine's load average is printed before
 and after: on a shared machine, read the spread before the ratios. Prints JSON lines.
 
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
         for label, nw, tpw, how in setups:
             if wanted is not None and how not in wanted:
                 continue
-            firsts, agains, same, paths = [], [], True, set()
+            locals_, firsts, agains, same, paths = [], [], [], True, set()
             for _ in range(args.repeats):
                 hd._VERIFIED.clear()  # as in a new process: nothing remembered about files
                 if how == "auto-written":
@@ -107,6 +109,11 @@ def main(argv=None) -> int:
                     hd._write_npy(folder / hd._auto_name(X), X)  # as a previous run left it, untimed
                 client = hd.local_client(n_workers=nw, threads_per_worker=tpw)
                 try:
+                    # the local call right before the Dask calls: on a shared machine each ratio
+                    # compares calls made under about the same load
+                    t0 = time.perf_counter()
+                    Hull(X).distance(Q, threads=2)
+                    locals_.append(time.perf_counter() - t0)
                     for k in range(2):
                         t0 = time.perf_counter()
                         res, rep = hd.distance(X, Q, client=client, shared_path=None if how == "broadcast" else "auto",
@@ -118,12 +125,15 @@ def main(argv=None) -> int:
                     cluster = client.cluster
                     client.close()
                     cluster.close()
-            first, again = min(firsts), min(agains)
-            emit(side="dask", setup=label, x_reached_workers_by=sorted(paths),
+            r_first = [f / lo - 1.0 for f, lo in zip(firsts, locals_)]
+            r_again = [a / lo - 1.0 for a, lo in zip(agains, locals_)]
+            emit(side="dask", setup=label, x_reached_workers_by=sorted(paths), local_seconds=locals_,
                  first_call_seconds=firsts, repeat_call_seconds=agains,
-                 overhead_first_call=first / t_local - 1.0, overhead_repeat_call=again / t_local - 1.0,
-                 first_call_spread=max(firsts) / first - 1.0, target_overhead_first_call=0.15,
-                 bitwise_equal_to_local=bool(same))
+                 overhead_first_call=r_first, overhead_repeat_call=r_again,
+                 overhead_first_call_median=float(np.median(r_first)),
+                 overhead_repeat_call_median=float(np.median(r_again)),
+                 overhead_first_call_vs_fastest_local=min(firsts) / min(locals_ + [t_local]) - 1.0,
+                 target_overhead_first_call=0.15, bitwise_equal_to_local=bool(same), loadavg=list(os.getloadavg()))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     emit(loadavg_after=list(os.getloadavg()))

@@ -18,6 +18,9 @@
 #
 # Usage:
 #     sudo bash bench/slurm_local.sh [slurm_run.py options, e.g. --queries 500 --loo 300]
+#     sudo bash bench/slurm_local.sh up      # only bring SLURM up and leave it running; then
+#         export SLURM_CONF=/tmp/hullscope-slurm/slurm.conf   # and run your own script
+#     sudo bash bench/slurm_local.sh down    # stop the daemons that `up` started
 set -euo pipefail
 
 STATE=${STATE:-/tmp/hullscope-slurm}
@@ -29,6 +32,16 @@ for b in munged slurmctld slurmd sinfo sbatch; do
     command -v "$b" >/dev/null || { echo "slurm_local.sh: $b missing: apt-get install -y slurm-wlm munge" >&2; exit 2; }
 done
 "$PYTHON" -c "import dask_jobqueue" 2>/dev/null || { echo "slurm_local.sh: pip install dask-jobqueue" >&2; exit 2; }
+
+if [ "${1:-}" = down ]; then
+    SLURM_CONF="$STATE/slurm.conf" scancel --name=dask-worker 2>/dev/null || true
+    for pidf in "$STATE/slurmd.pid" "$STATE/slurmctld.pid" /run/munge/munged.pid; do
+        [ -s "$pidf" ] && kill "$(cat "$pidf")" 2>/dev/null && echo "stopped $(basename "$pidf" .pid)"
+    done
+    exit 0
+fi
+MODE=run
+if [ "${1:-}" = up ]; then MODE=up; KEEP=1; shift; fi
 
 mkdir -p "$STATE"/{spool,state,log,jobs}
 CONF="$STATE/slurm.conf"
@@ -115,6 +128,8 @@ for _ in $(seq 1 30); do
 done
 sinfo
 [ "$st" = idle ] || [ "$st" = mix ] || { echo "slurm_local.sh: node state '$st', see $STATE/log" >&2; exit 1; }
+
+if [ "$MODE" = up ]; then echo "SLURM is up: export SLURM_CONF=$CONF"; exit 0; fi
 
 # ---- 4. the hullscope job -------------------------------------------------------------------------
 cd "$STATE/jobs"

@@ -408,7 +408,8 @@ def check_workers(client: Any) -> Dict[str, str]:
         raise RuntimeError(f"client: a worker cannot import hullscope ({type(exc).__name__}: {exc}); "
                            f"install hullscope=={__version__} on every worker") from exc
     if not versions:
-        raise RuntimeError("client: the cluster has no workers")
+        raise RuntimeError("client: the cluster has no workers (yet): a job-queue cluster starts them after "
+                           "cluster.scale(...) once its jobs run; call client.wait_for_workers(1) first")
     bad = {w: v for w, v in versions.items() if v != __version__}
     if bad:
         raise RuntimeError(f"client: workers run other hullscope versions than the client ({__version__}): {bad}")
