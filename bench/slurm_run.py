@@ -41,7 +41,7 @@ from hullscope.hull.result import RESULT_FIELDS  # noqa: E402
 
 
 def emit(**kw):
-    print(dumps(kw), flush=True)
+    print(dumps(dict(kw, loadavg=list(os.getloadavg()))), flush=True)
 
 
 def same(a, b) -> bool:

@@ -296,3 +296,19 @@ def test_bad_x_is_refused_on_the_client(client, data):
     big[0, 0] = np.float32(3e38)
     with pytest.raises(ValueError, match="X: values of magnitude"):
         hd.distance(big.astype(np.float64) * 1e130, Q[:3], client=client, progress=False)
+
+
+def test_no_room_for_x_auto_broadcasts_and_a_given_path_is_refused(client, data, monkeypatch, tmp_path,
+                                                                    private_shared_dir):
+    import shutil
+    from collections import namedtuple
+
+    X, Q = data
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 * X.nbytes, 10 * X.nbytes, X.nbytes // 2))
+    res, rep = hd.distance(X, Q[:10], client=client, progress=False, return_report=True)
+    assert rep.shared_path is None and not list(private_shared_dir.glob("X-*.npy"))
+    assert_same(Hull(X).distance(Q[:10]), res)
+    with pytest.raises(ValueError, match="shared_path: cannot write X to .*free"):
+        hd.distance(X, Q[:10], client=client, shared_path=str(tmp_path / "X.npy"), progress=False)
+    assert not (tmp_path / "X.npy").exists()

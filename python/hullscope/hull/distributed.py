@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass, field
@@ -364,19 +365,27 @@ def _shared_file(client: Any, Xm: np.ndarray, shared_path: Any) -> Optional[Path
         raise TypeError(f"shared_path: expected 'auto', None, or a path to a .npy file or a folder, got "
                         f"{type(shared_path).__name__}")
     named_here = auto or path.name == _auto_name(Xm)
-    if path.exists():
+    write = not path.exists()
+    if not write:
         ok, why = _holds(path, Xm)
         if not ok:
             if not named_here:
                 raise ValueError(f"shared_path: {str(path)!r} {why}; give the file of this X, another path "
                                  f"(it is written there), or shared_path='auto'")
             log.warning("shared file %s %s; rewriting it", path, why)
-            _write_npy(path, Xm)
-    else:
+            write = True
+    if write:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(path.parent).free
+            if free < Xm.nbytes + (256 << 20):  # keep 256 MB spare: X must not fill the disk
+                raise OSError(f"{free / 2**30:.2f} GiB free in {str(path.parent)!r}, X needs "
+                              f"{Xm.nbytes / 2**30:.2f} GiB")
             _write_npy(path, Xm)
         except OSError as exc:
+            if auto:
+                log.warning("shared_path='auto': cannot write X to %s (%s); broadcasting X", path, exc)
+                return None
             raise ValueError(f"shared_path: cannot write X to {str(path)!r}: {exc}") from exc
     state = _file_state(path)
     _VERIFIED[(_ident(Xm), str(path), state)] = True
