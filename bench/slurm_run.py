@@ -101,8 +101,8 @@ def main(argv=None) -> int:
                 t = time.perf_counter()
                 res, rep = fn()
                 sec = time.perf_counter() - t
-                emit(side="slurm", step=label, seconds=sec, ratio_to_local=sec / t_ref, bitwise_equal_to_local=same(ref, res),
-                     x_path=rep.shared_path or "broadcast")
+                emit(side="slurm", step=label, seconds=sec, ratio_to_local=sec / t_ref,
+                     bitwise_equal_to_local=same(ref, res), x_path=rep.shared_path or "broadcast")
                 return same(ref, res)
 
             ok = timed("distance, first call, shared_path='auto'",

@@ -256,7 +256,8 @@ def test_explicit_shared_path_written_if_absent_refused_if_different(client, dat
     # a folder: the file is named after X inside it
     res, rep = hd.distance(X, Q[:20], client=client, shared_path=tmp_path / "given", progress=False,
                            return_report=True)
-    assert Path(rep.shared_path).parent == (tmp_path / "given").resolve() and Path(rep.shared_path).name.startswith("X-")
+    got = Path(rep.shared_path)
+    assert got.parent == (tmp_path / "given").resolve() and got.name.startswith("X-")
     assert_same(local, res)
     # the same shape and dtype but one other value: refused, and the user's file is left alone
     other = X.copy()
@@ -312,3 +313,33 @@ def test_no_room_for_x_auto_broadcasts_and_a_given_path_is_refused(client, data,
     with pytest.raises(ValueError, match="shared_path: cannot write X to .*free"):
         hd.distance(X, Q[:10], client=client, shared_path=str(tmp_path / "X.npy"), progress=False)
     assert not (tmp_path / "X.npy").exists()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_full_leave_one_out_sends_row_ranges_and_matches_a_closed_form(client, dtype):
+    # the 16 vertices of the unit 4-cube are not in the hull of the other points; 40 points strictly
+    # inside the cube are: the leave-one-out verdicts are known without any solver
+    rng = np.random.default_rng(5)
+    corners = np.array(np.meshgrid(*[[0.0, 1.0]] * 4)).reshape(4, -1).T
+    X = np.ascontiguousarray(np.vstack([corners, rng.uniform(0.1, 0.9, size=(40, 4))]), dtype=dtype)
+    sent = []
+    real_submit = client.submit
+
+    def spy(fn, *args, **kw):
+        sent.append(args[4])  # the chunk's queries: rows of Q, or (a, b) for X[a:b]
+        return real_submit(fn, *args, **kw)
+
+    client.submit = spy
+    try:
+        res = hd.leave_one_out(X, client=client, chunk_size=7, progress=False)
+    finally:
+        del client.submit
+    assert sent and all(isinstance(q, tuple) for q in sent)
+    assert [q for q in sent] == [(a, min(56, a + 7)) for a in range(0, 56, 7)]
+    expected = np.array(["outside"] * 16 + ["inside"] * 40)
+    np.testing.assert_array_equal(res.status, expected)
+    assert res.verify()
+    assert_same(Hull(X).leave_one_out(), res)
+    # a subset of rows still carries its rows
+    idx = np.array([3, 20, 21])
+    assert_same(Hull(X).leave_one_out(idx), hd.leave_one_out(X, idx, client=client, progress=False))

@@ -38,6 +38,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import shutil
@@ -96,6 +97,10 @@ class RunReport:
 
 _WORKER_POINTS: Dict[str, Any] = {}
 
+# Hull keeps float32 points as float32 where the validation can (``as_matrix(keep_float32=True)``,
+# introduced with the float32 engine); workers store X exactly as Hull does, so both compute alike.
+_KEEP_FLOAT32 = {"keep_float32": True} if "keep_float32" in inspect.signature(as_matrix).parameters else {}
+
 
 def _worker_points(key: str, X: Any, shared_path: Optional[str]):
     """(X, point set) on this worker process, built once and cached under ``key``.
@@ -108,16 +113,20 @@ def _worker_points(key: str, X: Any, shared_path: Optional[str]):
     if got is None:
         if shared_path is not None:
             X = np.load(shared_path, mmap_mode="r")
-        Xm = as_matrix(X, "X")
+        Xm = as_matrix(X, "X", **_KEEP_FLOAT32)
         got = (Xm, engine.point_set(Xm, threads=1))
         _WORKER_POINTS.clear()  # keep one point set per process: X can be large
         _WORKER_POINTS[key] = got
     return got
 
 
-def _solve_chunk(key: str, X: Any, shared_path: Optional[str], method: str, Qc: np.ndarray,
+def _solve_chunk(key: str, X: Any, shared_path: Optional[str], method: str, Qc: Union[np.ndarray, Tuple[int, int]],
                  exclude: Optional[np.ndarray], subset: Optional[np.ndarray], options: SolveOptions) -> dict:
+    """One chunk of queries: rows of Q, or ``(a, b)`` for the rows X[a:b] (the queries are X itself,
+    as in a full leave-one-out sweep: the task carries two integers instead of the rows)."""
     Xm, ps = _worker_points(key, X, shared_path)
+    if isinstance(Qc, tuple):
+        Qc = Xm[Qc[0]:Qc[1]]
     res = engine.run(ps, Xm, Qc, subset=subset, exclude=exclude, early_exit=(method != "distance"), options=options,
                      method=method)
     return res.to_dict()
@@ -486,7 +495,9 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
     elif given:
         raise TypeError(f"options: give a SolveOptions or its fields {sorted(given)}, not both")
     Xm = _points(X)
-    Qm = as_matrix(Q, "Q", d=Xm.shape[1], allow_vector=True, allow_empty=True)
+    # the queries are X itself (a full leave-one-out sweep): no copy, and tasks name rows instead of carrying them
+    q_is_x = isinstance(Q, np.ndarray) and _ident(Q) == _ident(Xm)
+    Qm = Xm if q_is_x else as_matrix(Q, "Q", d=Xm.shape[1], allow_vector=True, allow_empty=True)
     sub = validate_subset(subset, Xm.shape[0])
     if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
         raise ValueError(f"retries: expected a non-negative int, got {retries!r}")
@@ -566,7 +577,8 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
                 a, b = bounds[cid]
                 ex = None if exclude is None else exclude[a:b]
                 task_opts = SolveOptions(threads=int(threads_per_task), **opts)
-                fut = client.submit(_solve_chunk, key, x_ref, spath, method, Qm[a:b], ex, sub, task_opts,
+                qc = (a, b) if q_is_x else Qm[a:b]
+                fut = client.submit(_solve_chunk, key, x_ref, spath, method, qc, ex, sub, task_opts,
                                     retries=int(retries), pure=False)
                 futures[fut] = cid
             with progress_bar(progress, len(bounds), f"hull {method} (chunks)", unit="chunk") as bar:
@@ -591,7 +603,7 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         if report.failed:
             raise ChunkFailures(report.failed, outp)
         if not bounds:  # no queries: an empty result, as the local call gives
-            Xc = as_matrix(Xm, "X")  # as Hull stores it
+            Xc = as_matrix(Xm, "X", **_KEEP_FLOAT32)  # as Hull stores it
             return engine.run(engine.point_set(Xc, threads=1), Xc, Qm, subset=sub, exclude=exclude,
                               early_exit=method != "distance", options=options, method=method)
         res = DistanceResult.from_arrays([parts[c] for c in range(len(bounds))], X=Xm, Q=Qm, subset=sub,
@@ -621,8 +633,9 @@ def leave_one_out(X: Any, indices: Any = None, *, exact_distance: bool = False, 
     idx = np.arange(Xm.shape[0], dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
     if idx.ndim != 1 or idx.size == 0 or idx.min() < 0 or idx.max() >= Xm.shape[0]:
         raise ValueError(f"indices: expected a non-empty 1-D array of rows in [0, {Xm.shape[0]})")
-    return run_hull(Xm, np.ascontiguousarray(Xm[idx]), method="distance" if exact_distance else "contains",
-                    exclude=idx, **kw)
+    every = idx.size == Xm.shape[0] and np.array_equal(idx, np.arange(Xm.shape[0]))
+    Q = Xm if every else np.ascontiguousarray(Xm[idx])  # every row in order: the queries are X itself
+    return run_hull(Xm, Q, method="distance" if exact_distance else "contains", exclude=idx, **kw)
 
 
 def analyze_spaces(spaces: Dict[str, Tuple[Any, Any]], *, client: Any = None, out: Optional[str] = None,
