@@ -23,6 +23,7 @@ _SUBCOMMANDS = [
     "hullscope.cli.hierarchy",
     "hullscope.cli.regions",
     "hullscope.cli.boundaries",
+    "hullscope.cli.overparam",
 ]
 
 
