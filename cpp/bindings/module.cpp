@@ -37,24 +37,40 @@ py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
     return py::array_t<T>(shape, owner->data(), cap);
 }
 
-// A point set that keeps the caller's array alive and read-only statistics computed once.
+// A point set that keeps the caller's array alive and read-only statistics computed once. X is a
+// C-contiguous float64 or float32 array, used in place (float32 is never widened into a copy).
 class PyPointSet {
   public:
-    PyPointSet(CArrayD X, int threads) : array_(X) {
+    PyPointSet(py::array X, int threads) : array_(X) {
         if (X.ndim() != 2) throw std::invalid_argument("X: expected a 2-D array (n, d)");
         if (X.shape(0) < 1 || X.shape(1) < 1) throw std::invalid_argument("X: expected a non-empty (n, d) array");
-        const double* ptr = X.data();
+        if (!(X.flags() & py::array::c_style))
+            throw std::invalid_argument("X: expected a C-contiguous array");
         const Index n = X.shape(0), d = X.shape(1);
-        py::gil_scoped_release rel;
-        ps_ = std::make_unique<hullscope::PointSet>(ptr, n, d, threads);
+        if (X.dtype().is(py::dtype::of<double>())) {
+            const double* ptr = static_cast<const double*>(X.data());
+            py::gil_scoped_release rel;
+            ps_ = std::make_unique<hullscope::PointSet>(ptr, n, d, threads);
+        } else if (X.dtype().is(py::dtype::of<float>())) {
+            const float* ptr = static_cast<const float*>(X.data());
+            py::gil_scoped_release rel;
+            ps_ = std::make_unique<hullscope::PointSet>(ptr, n, d, threads);
+        } else {
+            throw py::type_error("X: expected a float64 or float32 array, got " +
+                                 py::str(X.dtype()).cast<std::string>());
+        }
     }
     const hullscope::PointSet& ps() const { return *ps_; }
     Index n() const { return ps_->n(); }
     Index d() const { return ps_->d(); }
-    CArrayD array() const { return array_; }
+    py::array array() const { return array_; }
+    // Address of the first element: tests use it to prove that no copy was made.
+    std::uintptr_t data_address() const {
+        return ps_->single() ? reinterpret_cast<std::uintptr_t>(ps_->Xf()) : reinterpret_cast<std::uintptr_t>(ps_->X());
+    }
 
   private:
-    CArrayD array_;
+    py::array array_;
     std::unique_ptr<hullscope::PointSet> ps_;
 };
 
@@ -114,8 +130,10 @@ py::dict solve(const PyPointSet& P, CArrayD Q, std::optional<CArrayI> subset, st
 }
 
 void bind_hull(py::module_& m) {
-    py::class_<PyPointSet>(m, "PointSet", "Read-only (n, d) float64 point set with per-row statistics.")
-        .def(py::init<CArrayD, int>(), py::arg("X").noconvert(), py::arg("threads") = 0)
+    py::class_<PyPointSet>(m, "PointSet", "Read-only (n, d) float64 or float32 point set with per-row statistics.")
+        .def(py::init<py::array, int>(), py::arg("X").noconvert(), py::arg("threads") = 0)
+        .def_property_readonly("dtype", [](const PyPointSet& p) { return p.ps().single() ? "float32" : "float64"; })
+        .def_property_readonly("data_address", &PyPointSet::data_address)
         .def_property_readonly("n", &PyPointSet::n)
         .def_property_readonly("d", &PyPointSet::d)
         .def_property_readonly("array", &PyPointSet::array)

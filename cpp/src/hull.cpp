@@ -28,13 +28,18 @@ constexpr double kDependentPivot = 1e-13;
 constexpr double kMinProgress = 1e-13;
 }  // namespace
 
-PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) {
+PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) { init(X, threads); }
+PointSet::PointSet(const float* X, Index n, Index d, int threads) : Xf_(X), n_(n), d_(d) { init(X, threads); }
+
+template <class T>
+void PointSet::init(const T* X, int threads) {
+    const Index n = n_, d = d_;
     if (n <= 0 || d <= 0) throw std::invalid_argument("X: expected a non-empty (n, d) matrix");
     const int nt = resolve_threads(threads);
     // Every statistic is taken of the rows centred on the first row, x'_i = fl(x_i - x_0): the
     // differences are exact (Sterbenz) wherever the data sit far from the origin relative to their
     // spread, so no product below ever cancels against a large offset.
-    origin_.assign(X, X + d);
+    origin_.assign(X, X + d);  // widened to double
     norm2_.resize(static_cast<size_t>(n));
     xc_.resize(static_cast<size_t>(n));
     lo_.assign(static_cast<size_t>(d), kInf);
@@ -42,9 +47,9 @@ PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n
     centroid_.assign(static_cast<size_t>(d), 0.0);
     // Serial, fixed-order sums: the statistics are the same for every thread count.
     for (Index i = 0; i < n; ++i) {
-        const double* x = X + i * d;
+        const T* x = X + i * d;
         for (Index k = 0; k < d; ++k) {
-            const double v = x[k] - origin_[k];
+            const double v = static_cast<double>(x[k]) - origin_[k];
             centroid_[k] += v;
             lo_[k] = std::min(lo_[k], v);
             hi_[k] = std::max(hi_[k], v);
@@ -56,7 +61,7 @@ PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(max : mx)
 #endif
     for (Index i = 0; i < n; ++i) {
-        const double* x = X + i * d;
+        const T* x = X + i * d;
         norm2_[i] = dot_shifted(x, x, origin_.data(), d);
         xc_[i] = centred_dot(x, origin_.data(), centroid_.data(), d);
         mx = std::max(mx, norm2_[i]);
@@ -69,12 +74,13 @@ namespace {
 
 enum class Inner { kRestrictedOptimal, kInside, kStalled, kLimit };
 
-// The state of one query in flight.
+// The state of one query in flight; T is the storage type of X.
+template <class T>
 struct Query {
     Index id = 0;
     Index exclude = -1;
     Index d = 0;
-    const double* X = nullptr;
+    const T* X = nullptr;
     std::vector<double> q;  // own aligned copy: arithmetic never depends on the caller's layout
     std::vector<double> qc;  // q - origin: what every product with a centred data row uses
     double qq = 0.0, qnorm = 0.0;  // |qc|^2 and |qc|
@@ -98,16 +104,16 @@ struct Query {
     bool refactored = false;
     bool fresh = true, done = false, converged = false, stalled_last = false;
 
-    const double* row(Index i) const { return X + i * d; }
+    const T* row(Index i) const { return X + i * d; }
     double ydot(Index a, Index b) const { return dot_shifted(row(a), row(b), q.data(), d); }
     // z . (x_c - q) in a fixed order
     double price(Index c) const {
-        const double* x = row(c);
+        const T* x = row(c);
         double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         Index kk = 0;
         for (; kk + 8 <= d; kk += 8)
-            for (int j = 0; j < 8; ++j) s[j] += z[kk + j] * (x[kk + j] - q[kk + j]);
-        for (int j = 0; kk < d; ++kk, ++j) s[j] += z[kk] * (x[kk] - q[kk]);
+            for (int j = 0; j < 8; ++j) s[j] += z[kk + j] * (static_cast<double>(x[kk + j]) - q[kk + j]);
+        for (int j = 0; kk < d; ++kk, ++j) s[j] += z[kk] * (static_cast<double>(x[kk]) - q[kk]);
         return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
     }
     double& Rat(int i, int j) { return R[static_cast<size_t>(j) * cap + i]; }
@@ -218,9 +224,9 @@ struct Query {
     void recompute_z() {
         std::fill(z.begin(), z.end(), 0.0);
         for (int s = 0; s < k; ++s) {
-            const double* x = row(S[s]);
+            const T* x = row(S[s]);
             const double l = lam[s];
-            for (Index kk = 0; kk < d; ++kk) z[kk] += l * (x[kk] - q[kk]);
+            for (Index kk = 0; kk < d; ++kk) z[kk] += l * (static_cast<double>(x[kk]) - q[kk]);
         }
         zz = dot_fixed(z.data(), z.data(), d);
     }
@@ -334,11 +340,15 @@ struct Query {
     }
 };
 
-bool in_corral(const Query& Qy, Index c) { return std::find(Qy.S.begin(), Qy.S.end(), c) != Qy.S.end(); }
+template <class T>
+bool in_corral(const Query<T>& Qy, Index c) { return std::find(Qy.S.begin(), Qy.S.end(), c) != Qy.S.end(); }
 
 }  // namespace
 
-SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index* subset, Index nsub,
+namespace {
+
+template <class T>
+SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B, const Index* subset, Index nsub,
                        const Index* exclude, const SolveOptions& opt) {
     const Index n = ps.n(), d = ps.d();
     if (B < 0) throw std::invalid_argument("Q: negative number of queries");
@@ -365,15 +375,15 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
     std::vector<double> slo, shi, scen, sxc, snorm, sorg;
     double Rmax = ps.max_norm();
     if (subset) {
-        sorg.assign(ps.X() + subset[0] * d, ps.X() + (subset[0] + 1) * d);
+        sorg.assign(Xs + subset[0] * d, Xs + (subset[0] + 1) * d);
         org = sorg.data();
         slo.assign(static_cast<size_t>(d), kInf);
         shi.assign(static_cast<size_t>(d), -kInf);
         scen.assign(static_cast<size_t>(d), 0.0);
         for (Index t = 0; t < nsub; ++t) {
-            const double* x = ps.X() + subset[t] * d;
+            const T* x = Xs + subset[t] * d;
             for (Index kk = 0; kk < d; ++kk) {
-                const double v = x[kk] - org[kk];
+                const double v = static_cast<double>(x[kk]) - org[kk];
                 scen[kk] += v;
                 slo[kk] = std::min(slo[kk], v);
                 shi[kk] = std::max(shi[kk], v);
@@ -384,7 +394,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         snorm.assign(static_cast<size_t>(n), 0.0);
         double mx = 0.0;
         for (Index t = 0; t < nsub; ++t) {
-            const double* x = ps.X() + subset[t] * d;
+            const T* x = Xs + subset[t] * d;
             sxc[subset[t]] = centred_dot(x, org, scen.data(), d);
             snorm[subset[t]] = dot_shifted(x, x, org, d);
             mx = std::max(mx, snorm[subset[t]]);
@@ -400,8 +410,8 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
     for (Index kk = 0; kk < d; ++kk) cen_norm += (*cen)[kk] * (*cen)[kk];
     cen_norm = std::sqrt(cen_norm);
 
-    PassInput pin;
-    pin.X = ps.X();
+    PassInput<T> pin;
+    pin.X = Xs;
     pin.n = n;
     pin.d = d;
     pin.rows = subset;
@@ -436,13 +446,13 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
     std::vector<std::vector<Index>> sup_i(static_cast<size_t>(B));
     std::vector<std::vector<double>> sup_v(static_cast<size_t>(B));
 
-    std::vector<std::unique_ptr<Query>> active;
+    std::vector<std::unique_ptr<Query<T>>> active;
     Index next = 0;
     std::vector<double> Zt;
     std::vector<PassColumn> cols;
     std::vector<PassOutput> pout;
 
-    auto finalize = [&](Query& qy) {
+    auto finalize = [&](Query<T>& qy) {
         const Index b = qy.id;
         const double res_norm = std::sqrt(qy.zz);
         int8_t st;
@@ -473,7 +483,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         }
     };
 
-    auto process = [&](Query& qy, const PassOutput& po) {
+    auto process = [&](Query<T>& qy, const PassOutput& po) {
         ++qy.passes;
         const Index dd = qy.d;
         if (qy.fresh) {
@@ -598,11 +608,11 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
 
     while (next < B || !active.empty()) {
         while (static_cast<int>(active.size()) < block && next < B) {
-            auto qy = std::make_unique<Query>();
+            auto qy = std::make_unique<Query<T>>();
             qy->id = next;
             qy->exclude = exclude ? exclude[next] : -1;
             qy->d = d;
-            qy->X = ps.X();
+            qy->X = Xs;
             qy->q.assign(Q + next * d, Q + (next + 1) * d);
             qy->qc.resize(static_cast<size_t>(d));
             for (Index kk = 0; kk < d; ++kk) qy->qc[kk] = qy->q[kk] - org[kk];
@@ -616,7 +626,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         Zt.assign(static_cast<size_t>(d * Bp), 0.0);
         cols.assign(static_cast<size_t>(Bact), PassColumn{});
         for (int b = 0; b < Bact; ++b) {
-            Query& qy = *active[b];
+            Query<T>& qy = *active[b];
             const double* col = qy.fresh ? qy.qc.data() : qy.z.data();
             for (Index kk = 0; kk < d; ++kk) Zt[kk * Bp + b] = col[kk];
             cols[b].mode = qy.fresh ? PassMode::kNearest : PassMode::kPrice;
@@ -630,7 +640,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         // hull, and its exact maximum over the hull rows. Near a face, the Wolfe iterate's own
         // direction carries rounding of the size of the data's extent and cannot separate q by a
         // few tol; the polished one can, and it brackets the distance to the rounding floor.
-        auto polish = [&](Query& qy) {
+        auto polish = [&](Query<T>& qy) {
             if (qy.k < 1 || !(qy.scale > 0)) return;
             if (opt.early_exit && qy.best_margin > qy.tol) return;
             if (std::sqrt(qy.zz) <= qy.tol) return;  // inside: the weights are the certificate
@@ -638,10 +648,11 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             for (Index kk = 0; kk < d; ++kk) v[kk] = -qy.z[kk];
             if (qy.k >= 2) {
                 Eigen::MatrixXd D(d, qy.k - 1);
-                const double* x0 = qy.row(qy.S[0]);
+                const T* x0 = qy.row(qy.S[0]);
                 for (int s = 1; s < qy.k; ++s) {
-                    const double* xs = qy.row(qy.S[s]);
-                    for (Index kk = 0; kk < d; ++kk) D(kk, s - 1) = xs[kk] - x0[kk];
+                    const T* xs = qy.row(qy.S[s]);
+                    for (Index kk = 0; kk < d; ++kk)
+                        D(kk, s - 1) = static_cast<double>(xs[kk]) - static_cast<double>(x0[kk]);
                 }
                 Eigen::ColPivHouseholderQR<Eigen::MatrixXd> qr(D);
                 for (int rep = 0; rep < 2; ++rep) {
@@ -657,7 +668,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             for (Index t = 0; t < nr; ++t) {
                 const Index r = subset ? subset[t] : t;
                 if (r == qy.exclude) continue;
-                mx = std::max(mx, centred_dot(ps.X() + r * d, org, v.data(), d));
+                mx = std::max(mx, centred_dot(Xs + r * d, org, v.data(), d));
             }
             const double offset = mx + qy.pad;
             const double margin = dot_fixed(v.data(), qy.qc.data(), d) - offset;
@@ -672,7 +683,7 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
             if (active[b]->done && !active[b]->converged) polish(*active[b]);
         });
         if (opt.interrupted && opt.interrupted()) throw Interrupted();
-        std::vector<std::unique_ptr<Query>> keep;
+        std::vector<std::unique_ptr<Query<T>>> keep;
         for (auto& qy : active) {
             if (qy->done) finalize(*qy);
             else keep.push_back(std::move(qy));
@@ -689,6 +700,14 @@ SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index
         res.values.insert(res.values.end(), sup_v[b].begin(), sup_v[b].end());
     }
     return res;
+}
+
+}  // namespace
+
+SolveResult solve_hull(const PointSet& ps, const double* Q, Index B, const Index* subset, Index nsub,
+                       const Index* exclude, const SolveOptions& opt) {
+    if (ps.single()) return solve_impl<float>(ps, ps.Xf(), Q, B, subset, nsub, exclude, opt);
+    return solve_impl<double>(ps, ps.X(), Q, B, subset, nsub, exclude, opt);
 }
 
 }  // namespace hullscope

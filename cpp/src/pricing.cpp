@@ -30,28 +30,28 @@ typedef double v4d __attribute__((vector_size(32)));
 #define HULLSCOPE_TILE_BODY(CENTRED)                                                             \
     v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,    \
         a31 = a00;                                                                               \
-    const double* x0 = xr[0];                                                                    \
-    const double* x1 = xr[1];                                                                    \
-    const double* x2 = xr[2];                                                                    \
-    const double* x3 = xr[3];                                                                    \
+    const T* x0 = xr[0];                                                                         \
+    const T* x1 = xr[1];                                                                         \
+    const T* x2 = xr[2];                                                                         \
+    const T* x3 = xr[3];                                                                         \
     for (Index k = 0; k < d; ++k) {                                                              \
         const double* zk = Zt + k * Bp + c0;                                                     \
         v4d z0, z1;                                                                              \
         __builtin_memcpy(&z0, zk, sizeof(v4d));                                                  \
         __builtin_memcpy(&z1, zk + 4, sizeof(v4d));                                              \
         const double ck = (CENTRED) ? cen[k] : 0.0;                                              \
-        const double b0 = (CENTRED) ? x0[k] - ck : x0[k], b1 = (CENTRED) ? x1[k] - ck : x1[k];  \
+        const double b0 = static_cast<double>(x0[k]) - ck, b1 = static_cast<double>(x1[k]) - ck;  \
         a00 += b0 * z0;                                                                          \
         a01 += b0 * z1;                                                                          \
         a10 += b1 * z0;                                                                          \
         a11 += b1 * z1;                                                                          \
-        const double b2 = (CENTRED) ? x2[k] - ck : x2[k], b3 = (CENTRED) ? x3[k] - ck : x3[k];  \
+        const double b2 = static_cast<double>(x2[k]) - ck, b3 = static_cast<double>(x3[k]) - ck;  \
         a20 += b2 * z0;                                                                          \
         a21 += b2 * z1;                                                                          \
         a30 += b3 * z0;                                                                          \
         a31 += b3 * z1;                                                                          \
     }                                                                                            \
-    double* t0 = T + c0;                                                                         \
+    double* t0 = Tout + c0;                                                                      \
     __builtin_memcpy(t0, &a00, sizeof(v4d));                                                     \
     __builtin_memcpy(t0 + 4, &a01, sizeof(v4d));                                                 \
     __builtin_memcpy(t0 + Bp, &a10, sizeof(v4d));                                                \
@@ -61,28 +61,33 @@ typedef double v4d __attribute__((vector_size(32)));
     __builtin_memcpy(t0 + 3 * Bp, &a30, sizeof(v4d));                                            \
     __builtin_memcpy(t0 + 3 * Bp + 4, &a31, sizeof(v4d));
 
-using TileFn = void (*)(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
-                        double* T);
+template <class T>
+using TileFn = void (*)(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0, double* Tout);
 
-void tile_generic_c(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
-                    double* T) {
+// x - 0.0 is exact, so the plain tile (ck = 0) gives the same bits as multiplying x itself.
+template <class T>
+void tile_generic_c(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
+                    double* Tout) {
     HULLSCOPE_TILE_BODY(1)
 }
 
-void tile_generic_p(const double* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
-                    double* T) {
+template <class T>
+void tile_generic_p(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
+                    double* Tout) {
     (void)cen;
     HULLSCOPE_TILE_BODY(0)
 }
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define HULLSCOPE_X86_DISPATCH 1
-__attribute__((target("avx2,fma"))) void tile_avx2_c(const double* const* xr, const double* cen, const double* Zt,
-                                                     Index d, int Bp, int c0, double* T) {
+template <class T>
+__attribute__((target("avx2,fma"))) void tile_avx2_c(const T* const* xr, const double* cen, const double* Zt,
+                                                     Index d, int Bp, int c0, double* Tout) {
     HULLSCOPE_TILE_BODY(1)
 }
-__attribute__((target("avx2,fma"))) void tile_avx2_p(const double* const* xr, const double* cen, const double* Zt,
-                                                     Index d, int Bp, int c0, double* T) {
+template <class T>
+__attribute__((target("avx2,fma"))) void tile_avx2_p(const T* const* xr, const double* cen, const double* Zt,
+                                                     Index d, int Bp, int c0, double* Tout) {
     (void)cen;
     HULLSCOPE_TILE_BODY(0)
 }
@@ -98,14 +103,15 @@ bool use_avx2() {
 }
 
 const bool g_avx2 = use_avx2();
+
 // The tile with the centre subtracted inside the product, and the plain one (rows as they are).
+template <class T>
+TileFn<T> tile_for(bool centred) {
 #ifdef HULLSCOPE_X86_DISPATCH
-const TileFn g_tile_centred = g_avx2 ? tile_avx2_c : tile_generic_c;
-const TileFn g_tile_plain = g_avx2 ? tile_avx2_p : tile_generic_p;
-#else
-const TileFn g_tile_centred = tile_generic_c;
-const TileFn g_tile_plain = tile_generic_p;
+    if (g_avx2) return centred ? tile_avx2_c<T> : tile_avx2_p<T>;
 #endif
+    return centred ? tile_generic_c<T> : tile_generic_p<T>;
+}
 
 inline void heap_offer(std::vector<Cand>& h, int P, const Cand& c) {
     if (static_cast<int>(h.size()) < P) {
@@ -124,15 +130,17 @@ const char* pricing_kernel_name() {
     return g_avx2 ? "avx2-fma" : "generic";
 }
 
-void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vector<PassColumn>& cols, int P,
+template <class T>
+void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::vector<PassColumn>& cols, int P,
                   int threads, std::vector<PassOutput>& out) {
     const Index d = in.d;
     const Index nrows = in.rows ? in.nrows : in.n;
     const int B = static_cast<int>(cols.size());
     const Index nblocks = (nrows + kRowBlock - 1) / kRowBlock;
     const std::vector<double> zero_row(static_cast<size_t>(d), 0.0);
+    const std::vector<T> pad_row(static_cast<size_t>(d), T(0));  // padding rows of a partial tile (never read)
     const double* cen = in.center ? in.center : zero_row.data();
-    const TileFn tile = in.center ? g_tile_centred : g_tile_plain;
+    const TileFn<T> tile = tile_for<T>(in.center != nullptr);
 
     int nt = 1;
 #ifdef HULLSCOPE_HAVE_OPENMP
@@ -150,9 +158,9 @@ void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vect
 #endif
         std::vector<PassOutput>& mine = partial[static_cast<size_t>(tid)];
         for (auto& o : mine) o.best.reserve(static_cast<size_t>(P) + 1);
-        std::vector<double> T(static_cast<size_t>(kRowBlock) * Bp);
+        std::vector<double> tileout(static_cast<size_t>(kRowBlock) * Bp);
         std::vector<Index> ids(kRowBlock);
-        std::vector<const double*> ptr(kRowBlock);
+        std::vector<const T*> ptr(kRowBlock);
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -166,24 +174,24 @@ void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vect
                     ids[r] = id;
                     ptr[r] = in.X + id * d;
                 } else {
-                    ptr[r] = cen;  // padding rows: centred to zero
+                    ptr[r] = pad_row.data();
                 }
             }
             for (int r = 0; r < nr_pad; r += kRowTile)
-                for (int c0 = 0; c0 < Bp; c0 += kColTile) tile(&ptr[r], cen, Zt, d, Bp, c0, T.data() + r * Bp);
+                for (int c0 = 0; c0 < Bp; c0 += kColTile) tile(&ptr[r], cen, Zt, d, Bp, c0, tileout.data() + r * Bp);
             for (int b = 0; b < B; ++b) {
                 PassOutput& o = mine[b];
                 const PassColumn& col = cols[b];
                 if (col.mode == PassMode::kPrice) {
                     for (int r = 0; r < nr; ++r) {
                         if (ids[r] == col.exclude) continue;
-                        heap_offer(o.best, P, Cand{T[r * Bp + b] - col.shift, ids[r]});
+                        heap_offer(o.best, P, Cand{tileout[r * Bp + b] - col.shift, ids[r]});
                     }
                 } else {
                     for (int r = 0; r < nr; ++r) {
                         const Index id = ids[r];
                         if (id == col.exclude) continue;
-                        const double t = T[r * Bp + b] - col.shift;
+                        const double t = tileout[r * Bp + b] - col.shift;
                         const double v = in.norm2[id] - 2.0 * t;
                         heap_offer(o.best, P, Cand{v, id});
                         if (v > o.vmax) o.vmax = v;
@@ -212,5 +220,10 @@ void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vect
         out[b].best = std::move(all);
     }
 }
+
+template void pricing_pass<double>(const PassInput<double>&, const double*, int, const std::vector<PassColumn>&, int,
+                                   int, std::vector<PassOutput>&);
+template void pricing_pass<float>(const PassInput<float>&, const double*, int, const std::vector<PassColumn>&, int,
+                                  int, std::vector<PassOutput>&);
 
 }  // namespace hullscope

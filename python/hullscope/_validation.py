@@ -49,8 +49,10 @@ def _torch_dtype(name: str):
 MAX_MAGNITUDE = 1e150
 
 
-def check_magnitude(a: np.ndarray, name: str, block: int = 1 << 16) -> None:
+def check_magnitude(a: np.ndarray, name: str, block: Optional[int] = None) -> None:
     """Refuse values whose squares would overflow float64 (|x| > 1e150), reading ``a`` in row blocks."""
+    if block is None:
+        block = max(1, (1 << 22) // max(1, a.shape[1] if a.ndim == 2 else 1))
     for s in range(0, a.shape[0], block):
         m = float(np.abs(a[s:s + block]).max(initial=0.0))
         if m > MAX_MAGNITUDE:
@@ -77,7 +79,7 @@ def _check_dtype(a: np.ndarray, name: str) -> None:
 
 
 def as_matrix(x: Any, name: str, *, d: Optional[int] = None, allow_vector: bool = False,
-              allow_empty: bool = False) -> np.ndarray:
+              allow_empty: bool = False, keep_float32: bool = False) -> np.ndarray:
     """Validate ``x`` as a 2-D finite float64 C-contiguous matrix of shape (rows, d).
 
     Parameters
@@ -91,6 +93,10 @@ def as_matrix(x: Any, name: str, *, d: Optional[int] = None, allow_vector: bool 
         Accept a 1-D array of length d as a single row.
     allow_empty : bool
         Accept zero rows.
+    keep_float32 : bool
+        Keep float32 input as float32 (C-contiguous: no copy at all) instead of widening it to float64.
+        Every float32 value is exact in float64, so a consumer that widens element by element (the hull
+        engine) answers exactly for the stored values at half the memory.
     """
     a = to_numpy(x, name)
     _check_dtype(a, name)
@@ -104,11 +110,20 @@ def as_matrix(x: Any, name: str, *, d: Optional[int] = None, allow_vector: bool 
         raise ValueError(f"{name}: has zero columns (shape {a.shape}); points need at least one coordinate")
     if d is not None and a.shape[1] != d:
         raise ValueError(f"{name}: expected {d} columns to match the hull's dimension, got shape {a.shape}")
-    out = np.ascontiguousarray(a, dtype=np.float64)
-    if not np.isfinite(out).all():
-        bad = np.argwhere(~np.isfinite(out))[0]
-        raise ValueError(f"{name}: contains NaN or inf (first at row {bad[0]}, column {bad[1]})")
+    dtype = np.float32 if keep_float32 and a.dtype == np.float32 else np.float64
+    out = np.ascontiguousarray(a, dtype=dtype)
+    check_finite(out, name)
     return out
+
+
+def check_finite(a: np.ndarray, name: str) -> None:
+    """Refuse NaN or inf in a 2-D array, reading it in row blocks (no full-size temporary)."""
+    step = max(1, (1 << 22) // max(1, a.shape[1]))
+    for s in range(0, a.shape[0], step):
+        blk = a[s:s + step]
+        if not np.isfinite(blk).all():
+            bad = np.argwhere(~np.isfinite(blk))[0]
+            raise ValueError(f"{name}: contains NaN or inf (first at row {s + bad[0]}, column {bad[1]})")
 
 
 def as_vector(x: Any, name: str, *, n: Optional[int] = None) -> np.ndarray:

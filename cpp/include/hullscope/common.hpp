@@ -38,24 +38,28 @@ inline double dot_fixed(const double* a, const double* b, Index n) {
 }
 
 // (a - c) . (b - c) with the same fixed order.
-inline double dot_shifted(const double* a, const double* b, const double* c, Index n) {
+// a and b may be float32 rows: every element is widened to double before any arithmetic.
+template <class A, class B>
+inline double dot_shifted(const A* a, const B* b, const double* c, Index n) {
     double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     Index k = 0;
     for (; k + 8 <= n; k += 8) {
-        for (int j = 0; j < 8; ++j) s[j] += (a[k + j] - c[k + j]) * (b[k + j] - c[k + j]);
+        for (int j = 0; j < 8; ++j)
+            s[j] += (static_cast<double>(a[k + j]) - c[k + j]) * (static_cast<double>(b[k + j]) - c[k + j]);
     }
-    for (int j = 0; k < n; ++k, ++j) s[j] += (a[k] - c[k]) * (b[k] - c[k]);
+    for (int j = 0; k < n; ++k, ++j) s[j] += (static_cast<double>(a[k]) - c[k]) * (static_cast<double>(b[k]) - c[k]);
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 
 // (a - c) . b with the same fixed order.
-inline double centred_dot(const double* a, const double* c, const double* b, Index n) {
+template <class A>
+inline double centred_dot(const A* a, const double* c, const double* b, Index n) {
     double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     Index k = 0;
     for (; k + 8 <= n; k += 8) {
-        for (int j = 0; j < 8; ++j) s[j] += (a[k + j] - c[k + j]) * b[k + j];
+        for (int j = 0; j < 8; ++j) s[j] += (static_cast<double>(a[k + j]) - c[k + j]) * b[k + j];
     }
-    for (int j = 0; k < n; ++k, ++j) s[j] += (a[k] - c[k]) * b[k];
+    for (int j = 0; k < n; ++k, ++j) s[j] += (static_cast<double>(a[k]) - c[k]) * b[k];
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
 }
 

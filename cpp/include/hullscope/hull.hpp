@@ -19,11 +19,16 @@
 
 namespace hullscope {
 
-// A read-only n x d point set (row-major) with its per-row statistics, computed once.
+// A read-only n x d point set (row-major) with its per-row statistics, computed once. The rows are
+// stored as the caller gave them, float64 or float32 (never copied); every product and statistic is
+// taken in double after widening each element, so a float32 X gives answers exact for its values.
 class PointSet {
   public:
     PointSet(const double* X, Index n, Index d, int threads);
-    const double* X() const { return X_; }
+    PointSet(const float* X, Index n, Index d, int threads);
+    bool single() const { return Xf_ != nullptr; }  // float32 storage
+    const double* X() const { return X_; }          // null for float32 storage
+    const float* Xf() const { return Xf_; }         // null for float64 storage
     Index n() const { return n_; }
     Index d() const { return d_; }
     // Statistics of the rows centred on origin() = x_0 (see PointSet::PointSet).
@@ -36,7 +41,10 @@ class PointSet {
     const std::vector<double>& xc() const { return xc_; }
 
   private:
-    const double* X_;
+    template <class T>
+    void init(const T* X, int threads);
+    const double* X_ = nullptr;
+    const float* Xf_ = nullptr;
     Index n_, d_;
     std::vector<double> norm2_;
     double max_norm_ = 0.0;

@@ -38,8 +38,11 @@ struct PassOutput {
     double cmax = -INFINITY;  // max over rows of x_i.z - xc_i (kNearest only, when xc given)
 };
 
+// T is the storage type of X: double, or float (widened to double element by element; every
+// product and sum is taken in double, so a float32 X gives exact answers for the stored values).
+template <class T>
 struct PassInput {
-    const double* X = nullptr;   // n x d row-major
+    const T* X = nullptr;        // n x d row-major
     Index n = 0;
     Index d = 0;
     const Index* rows = nullptr;  // optional subset of rows (nrows entries), else all n rows
@@ -54,7 +57,8 @@ struct PassInput {
 
 // Run one pass. Zt is d x Bp (k-major: Zt[k*Bp + b]); only the first `cols.size()` columns are
 // reduced. `out` is resized to cols.size(). Deterministic for any `threads`.
-void pricing_pass(const PassInput& in, const double* Zt, int Bp, const std::vector<PassColumn>& cols, int P,
+template <class T>
+void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::vector<PassColumn>& cols, int P,
                   int threads, std::vector<PassOutput>& out);
 
 // Name of the SIMD kernel selected at run time ("avx2-fma" or "generic").

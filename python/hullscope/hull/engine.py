@@ -35,7 +35,8 @@ def core():
 
 
 def point_set(X: np.ndarray, threads: Optional[int] = None):
-    """The core's read-only view of a validated (n, d) float64 C-contiguous X, statistics computed once."""
+    """The core's read-only view of a validated (n, d) float64 or float32 C-contiguous X (never copied),
+    statistics computed once."""
     from .._validation import resolve_threads
 
     return core().PointSet(X, resolve_threads(threads))
@@ -59,7 +60,8 @@ def run(ps: Any, X: np.ndarray, Q: np.ndarray, *, subset: Optional[np.ndarray], 
         for a in range(0, max(B, 1), chunk_size):
             b = min(B, a + chunk_size)
             ex = None if exclude is None else exclude[a:b]
-            parts.append(c.solve(ps, Q[a:b], subset, ex, copt))
+            # queries enter the core as float64 (float32 rows widen exactly), one chunk at a time
+            parts.append(c.solve(ps, np.ascontiguousarray(Q[a:b], dtype=np.float64), subset, ex, copt))
             bar.update(b - a)
     res = DistanceResult.from_arrays(parts, X=X, Q=Q, subset=subset, method=method, rtol=options.rtol,
                                      exclude=exclude)

@@ -1,0 +1,118 @@
+"""float32 storage: Hull keeps a float32 X as it is (no copy) and answers exactly for the stored values.
+
+Every float32 value is exact in float64 and the core widens each element before any product, so a
+float32 hull and the float64 hull of the same values must give the same verdicts, the same
+distances (to the tolerance; in practice bit for bit) and certificates that verify against the
+float32 X.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from hardgeom import FAMILIES, make_case
+from hullscope import Hull
+from oracles import lp_member
+
+
+def test_float32_x_is_used_in_place():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 7)).astype(np.float32)
+    h = Hull(X)
+    assert h.X.dtype == np.float32
+    assert np.shares_memory(h.X, X)
+    assert h._ps.dtype == "float32"
+    assert h._ps.data_address == X.ctypes.data  # the core reads the caller's buffer
+    # float64 stays float64, also without a copy
+    X64 = X.astype(np.float64)
+    h64 = Hull(X64)
+    assert h64._ps.dtype == "float64" and h64._ps.data_address == X64.ctypes.data
+
+
+def test_non_contiguous_float32_is_copied_once_as_float32():
+    X = np.random.default_rng(1).normal(size=(7, 300)).astype(np.float32).T  # Fortran order
+    h = Hull(X)
+    assert h.X.dtype == np.float32 and h.X.flags.c_contiguous
+    assert not np.shares_memory(h.X, X)
+    np.testing.assert_array_equal(h.X, X)
+
+
+def test_float32_torch_tensor_shares_memory():
+    torch = pytest.importorskip("torch")
+    t = torch.randn(300, 5, dtype=torch.float32)
+    h = Hull(t)
+    assert h.X.dtype == np.float32 and h._ps.data_address == t.data_ptr()
+
+
+def test_float16_is_widened_to_float64():
+    X = np.random.default_rng(2).normal(size=(50, 3)).astype(np.float16)
+    h = Hull(X)
+    assert h.X.dtype == np.float64
+    np.testing.assert_array_equal(h.X, X.astype(np.float64))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_float32_and_float64_agree_on_hard_geometry(family):
+    """The fuzz families (offsets, single points, duplicates, low rank, near-boundary queries),
+    stored in float32: same verdicts and distances as the float64 hull of the same values (whose
+    exactness test_exactness checks against closed forms and brute force), certificates valid."""
+    for seed in range(4):
+        X, Q, _, info = make_case(family, seed)
+        X32 = X.astype(np.float32)
+        Xw = X32.astype(np.float64)  # the values the float32 hull holds, exactly
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # rare unconverged low-rank cases are judged by their bounds
+            r32 = Hull(X32).distance(Q)
+            r64 = Hull(Xw).distance(Q)
+        np.testing.assert_array_equal(r32.status, r64.status)
+        close = r32.converged & r64.converged
+        np.testing.assert_allclose(r32.distance[close], r64.distance[close], rtol=0, atol=float(np.max(r32.tol)) + 0.0)
+        assert r32.verify(), (family, seed, info, r32.verify().failures)
+
+
+def test_float32_membership_against_highs():
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(120, 6)) * np.array([1, 2, 3, 0.5, 1, 4])).astype(np.float32)
+    Xw = X.astype(np.float64)
+    Q = np.vstack([rng.dirichlet(np.ones(5), size=6) @ Xw[rng.choice(120, 5, replace=False)],
+                   rng.normal(size=(8, 6)) * 3])
+    r = Hull(X).contains(Q)
+    assert r.verify()
+    for i, q in enumerate(Q):
+        assert (r.status[i] in ("inside", "boundary")) == lp_member(Xw, q), i
+
+
+def test_float32_leave_one_out_against_highs():
+    rng = np.random.default_rng(4)
+    X = np.vstack([rng.normal(size=(50, 3)), 0.2 * rng.normal(size=(40, 3))]).astype(np.float32)
+    X = np.vstack([X, X[:2]])  # rows 0 and 1 appear twice: each is inside the hull of the others
+    r = Hull(X).leave_one_out()
+    assert r.verify(), r.verify().failures
+    Xw = X.astype(np.float64)
+    for i in range(X.shape[0]):
+        member = lp_member(np.delete(Xw, i, axis=0), Xw[i])
+        assert (r.status[i] in ("inside", "boundary")) == member, i
+    assert r.status[0] == "inside" and r.status[1] == "inside"
+
+
+def test_float32_bitwise_identical_for_threads_and_chunks():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(3000, 12)).astype(np.float32)
+    Q = np.vstack([rng.dirichlet(np.ones(30), size=10) @ X[:30].astype(np.float64), 2 * rng.normal(size=(20, 12))])
+    h = Hull(X)
+    a = h.distance(Q, threads=1)
+    b = h.distance(Q, threads=2, chunk_size=7)
+    for f in ("status", "distance", "lower", "margin", "nearest", "normal", "indices", "values"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    c = Hull(X.astype(np.float64)).distance(Q, threads=2)
+    np.testing.assert_array_equal(a.status, c.status)
+    np.testing.assert_array_equal(a.distance, c.distance)
+
+
+def test_float32_nan_is_refused_with_its_position():
+    X = np.ones((10, 4), dtype=np.float32)
+    X[7, 2] = np.nan
+    with pytest.raises(ValueError, match=r"X: contains NaN or inf \(first at row 7, column 2\)"):
+        Hull(X)
