@@ -104,8 +104,14 @@ def test_float32_bitwise_identical_for_threads_and_chunks():
     h = Hull(X)
     a = h.distance(Q, threads=1)
     b = h.distance(Q, threads=2, chunk_size=7)
+    one = h.distance(Q[:6], chunk_size=1)  # every pass prices one column: the matrix-vector kernel
     for f in ("status", "distance", "lower", "margin", "nearest", "normal", "indices", "values"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+    for f in ("status", "distance", "lower", "margin", "nearest", "normal"):
+        np.testing.assert_array_equal(getattr(one, f), getattr(a, f)[:6], err_msg=f)
+    for i in range(6):
+        for u, v in zip(one.support(i), a.support(i)):
+            np.testing.assert_array_equal(u, v)
     c = Hull(X.astype(np.float64)).distance(Q, threads=2)
     np.testing.assert_array_equal(a.status, c.status)
     np.testing.assert_array_equal(a.distance, c.distance)

@@ -19,7 +19,9 @@ namespace hullscope {
 
 namespace {
 
-constexpr int kRowTile = 4;
+constexpr int kRowTile = 4;  // rows of the 8-column tile
+constexpr int kRowTileMV = 8;  // rows of the matrix-vector tile
+constexpr int kRowPad = 8;  // partial row tiles are padded to this
 constexpr int kColTile = 8;
 constexpr int kRowBlock = 256;  // rows per work item; fixed, so results never depend on threads
 
@@ -93,6 +95,90 @@ __attribute__((target("avx2,fma"))) void tile_avx2_p(const T* const* xr, const d
 }
 #endif
 
+// One column against 8 rows (the matrix-vector path of a query priced alone). Each row's product is
+// the same sequence of multiply-adds over k, in order, as in the 8-column tile, so the two kernels
+// give identical bits: rows sit in the lanes of two accumulators, and 4 consecutive elements of 4
+// rows are loaded as vectors and transposed in registers so that one vector op serves 4 rows.
+template <class T>
+__attribute__((always_inline)) inline v4d load4(const T* p) {
+    if constexpr (sizeof(T) == sizeof(double)) {
+        v4d v;
+        __builtin_memcpy(&v, p, sizeof(v4d));
+        return v;
+    } else {
+        typedef float v4f __attribute__((vector_size(16)));
+        v4f f;
+        __builtin_memcpy(&f, p, sizeof(v4f));
+        return __builtin_convertvector(f, v4d);
+    }
+}
+
+#define HULLSCOPE_MV_GROUP(R0, R1, R2, R3, ACC, K)                                               \
+    {                                                                                            \
+        const v4d u0 = __builtin_shufflevector(R0, R1, 0, 4, 2, 6);                              \
+        const v4d u1 = __builtin_shufflevector(R0, R1, 1, 5, 3, 7);                              \
+        const v4d u2 = __builtin_shufflevector(R2, R3, 0, 4, 2, 6);                              \
+        const v4d u3 = __builtin_shufflevector(R2, R3, 1, 5, 3, 7);                              \
+        ACC += __builtin_shufflevector(u0, u2, 0, 1, 4, 5) * Zt[(K) * Bp];                       \
+        ACC += __builtin_shufflevector(u1, u3, 0, 1, 4, 5) * Zt[((K) + 1) * Bp];                 \
+        ACC += __builtin_shufflevector(u0, u2, 2, 3, 6, 7) * Zt[((K) + 2) * Bp];                 \
+        ACC += __builtin_shufflevector(u1, u3, 2, 3, 6, 7) * Zt[((K) + 3) * Bp];                 \
+    }
+
+#define HULLSCOPE_MV_BODY(CENTRED)                                                               \
+    v4d acc0 = {0, 0, 0, 0}, acc1 = acc0;                                                        \
+    Index k = 0;                                                                                 \
+    for (; k + 4 <= d; k += 4) {                                                                 \
+        v4d c4 = {0, 0, 0, 0};                                                                   \
+        if (CENTRED) __builtin_memcpy(&c4, cen + k, sizeof(v4d));                                \
+        const v4d r0 = load4(xr[0] + k) - c4, r1 = load4(xr[1] + k) - c4;                        \
+        const v4d r2 = load4(xr[2] + k) - c4, r3 = load4(xr[3] + k) - c4;                        \
+        HULLSCOPE_MV_GROUP(r0, r1, r2, r3, acc0, k)                                              \
+        const v4d r4 = load4(xr[4] + k) - c4, r5 = load4(xr[5] + k) - c4;                        \
+        const v4d r6 = load4(xr[6] + k) - c4, r7 = load4(xr[7] + k) - c4;                        \
+        HULLSCOPE_MV_GROUP(r4, r5, r6, r7, acc1, k)                                              \
+    }                                                                                            \
+    for (; k < d; ++k) {                                                                         \
+        const double ck = (CENTRED) ? cen[k] : 0.0;                                              \
+        const v4d b0 = {static_cast<double>(xr[0][k]) - ck, static_cast<double>(xr[1][k]) - ck,  \
+                        static_cast<double>(xr[2][k]) - ck, static_cast<double>(xr[3][k]) - ck}; \
+        const v4d b1 = {static_cast<double>(xr[4][k]) - ck, static_cast<double>(xr[5][k]) - ck,  \
+                        static_cast<double>(xr[6][k]) - ck, static_cast<double>(xr[7][k]) - ck}; \
+        acc0 += b0 * Zt[k * Bp];                                                                 \
+        acc1 += b1 * Zt[k * Bp];                                                                 \
+    }                                                                                            \
+    for (int r = 0; r < 4; ++r) {                                                                \
+        Tout[r * Bp] = acc0[r];                                                                  \
+        Tout[(r + 4) * Bp] = acc1[r];                                                            \
+    }
+
+template <class T>
+void mv_generic_c(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0, double* Tout) {
+    (void)c0;
+    HULLSCOPE_MV_BODY(1)
+}
+template <class T>
+void mv_generic_p(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0, double* Tout) {
+    (void)c0;
+    (void)cen;
+    HULLSCOPE_MV_BODY(0)
+}
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+template <class T>
+__attribute__((target("avx2,fma"))) void mv_avx2_c(const T* const* xr, const double* cen, const double* Zt, Index d,
+                                                   int Bp, int c0, double* Tout) {
+    (void)c0;
+    HULLSCOPE_MV_BODY(1)
+}
+template <class T>
+__attribute__((target("avx2,fma"))) void mv_avx2_p(const T* const* xr, const double* cen, const double* Zt, Index d,
+                                                   int Bp, int c0, double* Tout) {
+    (void)c0;
+    (void)cen;
+    HULLSCOPE_MV_BODY(0)
+}
+#endif
+
 bool use_avx2() {
 #ifdef HULLSCOPE_X86_DISPATCH
     __builtin_cpu_init();
@@ -111,6 +197,15 @@ TileFn<T> tile_for(bool centred) {
     if (g_avx2) return centred ? tile_avx2_c<T> : tile_avx2_p<T>;
 #endif
     return centred ? tile_generic_c<T> : tile_generic_p<T>;
+}
+
+// The matrix-vector kernel, for a pass with a single column.
+template <class T>
+TileFn<T> matvec_for(bool centred) {
+#ifdef HULLSCOPE_X86_DISPATCH
+    if (g_avx2) return centred ? mv_avx2_c<T> : mv_avx2_p<T>;
+#endif
+    return centred ? mv_generic_c<T> : mv_generic_p<T>;
 }
 
 inline void heap_offer(std::vector<Cand>& h, int P, const Cand& c) {
@@ -140,7 +235,12 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
     const std::vector<double> zero_row(static_cast<size_t>(d), 0.0);
     const std::vector<T> pad_row(static_cast<size_t>(d), T(0));  // padding rows of a partial tile (never read)
     const double* cen = in.center ? in.center : zero_row.data();
-    const TileFn<T> tile = tile_for<T>(in.center != nullptr);
+    // A single column (a query alone, or the last one of a batch) takes the matrix-vector kernel: one
+    // pass over X at the cost of the column, not of an 8-wide tile that is 7/8 padding.
+    const bool single = B == 1;
+    const TileFn<T> tile = single ? matvec_for<T>(in.center != nullptr) : tile_for<T>(in.center != nullptr);
+    const int ctile = single ? Bp : kColTile;
+    const int rtile = single ? kRowTileMV : kRowTile;
 
     int nt = 1;
 #ifdef HULLSCOPE_HAVE_OPENMP
@@ -167,7 +267,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
         for (Index blk = 0; blk < nblocks; ++blk) {
             const Index r0 = blk * kRowBlock;
             const int nr = static_cast<int>(std::min<Index>(kRowBlock, nrows - r0));
-            const int nr_pad = (nr + kRowTile - 1) / kRowTile * kRowTile;
+            const int nr_pad = (nr + kRowPad - 1) / kRowPad * kRowPad;
             for (int r = 0; r < nr_pad; ++r) {
                 if (r < nr) {
                     const Index id = in.rows ? in.rows[r0 + r] : r0 + r;
@@ -177,8 +277,8 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                     ptr[r] = pad_row.data();
                 }
             }
-            for (int r = 0; r < nr_pad; r += kRowTile)
-                for (int c0 = 0; c0 < Bp; c0 += kColTile) tile(&ptr[r], cen, Zt, d, Bp, c0, tileout.data() + r * Bp);
+            for (int r = 0; r < nr_pad; r += rtile)
+                for (int c0 = 0; c0 < Bp; c0 += ctile) tile(&ptr[r], cen, Zt, d, Bp, c0, tileout.data() + r * Bp);
             for (int b = 0; b < B; ++b) {
                 PassOutput& o = mine[b];
                 const PassColumn& col = cols[b];
