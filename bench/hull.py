@@ -12,11 +12,28 @@ For each case: per-query median wall time of ``Hull.contains`` (verdict with cer
 ``linprog(method="highs")`` membership on a subset of the same queries, their ratio, the 2-vs-1
 thread speed-up, and the peak resident memory above the size of X. Every certificate is verified.
 
+Cases added for the next order of magnitude (float32 storage, hard queries, full scale):
+
+* ``interior``: queries deep inside the MNIST training hull, each a Dirichlet convex combination of
+  k random training images for k in {50, 200, 800}; ``contains`` and ``distance`` batched on 2
+  threads, passes over X per query, and HiGHS on one query per k (the same LP as above).
+* ``loo``: ``Hull.leave_one_out()`` over all 60,000 MNIST training images (float32 pixels): which
+  training images are vertices of the training hull; then the same in the 64-d last hidden layer of
+  the small CNN trained on MNIST (``--cnn-epochs``).
+* ``large``: n = 1,000,000, d = 512, float32 X ~ N(0, I) (2 GB), 1,000 queries (500 convex
+  combinations of 20 rows, 500 fresh samples): throughput, peak memory above X (target 300 MB),
+  certificates verified.
+* ``single``: one query alone against the same query in a batch (MNIST, float32 and float64).
+
 Usage::
 
-    python bench/hull.py                      # both cases
+    python bench/hull.py                      # gaussian and mnist
     python bench/hull.py --case gaussian --highs-queries 10
     python bench/hull.py --case mnist --mnist-queries 100 --highs-mnist 2
+    python bench/hull.py --case interior --interior-queries 8 --highs-interior 1
+    python bench/hull.py --case loo           # all 60,000 MNIST rows, then the CNN features
+    python bench/hull.py --case large         # needs ~3 GB of memory
+    python bench/hull.py --case single
 """
 from __future__ import annotations
 
@@ -147,15 +164,167 @@ def run_case(name, X, Q, labels_in, n_highs, highs_limit, rss_before):
              ratio_batched=hm / out[("contains", 2)][1], verdicts_agree=f"{agree}/{len(pick)}")
 
 
+def mnist_pixels(dtype=np.float32):
+    """MNIST training and test pixels, flattened, in [0, 1], as ``dtype``."""
+    from hullscope.datasets import load_mnist
+
+    m = load_mnist()
+    Xtr = np.ascontiguousarray(m.X_train.reshape(len(m.X_train), -1), dtype=dtype)
+    Xte = np.ascontiguousarray(m.X_test.reshape(len(m.X_test), -1), dtype=dtype)
+    return Xtr, Xte, m
+
+
+def case_interior(args):
+    """Hard interior queries: Dirichlet combinations of k MNIST training images."""
+    X, _, _ = mnist_pixels(np.float32)
+    h = Hull(X, threads=2)
+    rng = np.random.default_rng(0)
+    times = {"contains": [], "distance": []}
+    for k in (50, 200, 800):
+        Q = np.stack([rng.dirichlet(np.ones(k)) @ X[rng.choice(len(X), k, replace=False)].astype(np.float64)
+                      for _ in range(args.interior_queries)])
+        for meth in ("contains", "distance"):
+            t0 = time.perf_counter()
+            r = getattr(h, meth)(Q, threads=2, pool=args.pool)
+            per = (time.perf_counter() - t0) / len(Q)
+            times[meth] += [per] * len(Q)
+            emit(case="interior", k=k, method=meth, pool=args.pool, batch_s_per_query=per,
+                 passes_median=float(np.median(r.passes)), passes_max=int(r.passes.max()),
+                 iterations_median=float(np.median(r.iterations)),
+                 support_median=float(np.median(np.diff(r.indptr))) if hasattr(r, "indptr") else None,
+                 inside=int(r.inside.sum()), unconverged=int((r.status == "unconverged").sum()),
+                 verified=bool(r.verify()))
+        for i in range(min(args.highs_interior, len(Q))):
+            t, st = highs_member(X.astype(np.float64), Q[i], args.highs_time_limit)
+            t0 = time.perf_counter()
+            r1 = h.contains(Q[i], threads=2, pool=args.pool)
+            ours = time.perf_counter() - t0
+            emit(case="interior", k=k, metric="highs_query", highs_s=t,
+                 highs_status={0: "inside", 2: "outside"}.get(st, f"status {st}"),
+                 hullscope_status=str(r1.status[0]), hullscope_single_s=ours, ratio_single=t / ours,
+                 ratio_batched=t / float(np.median(times["contains"][-len(Q):])))
+    for meth in times:
+        emit(case="interior", metric="median_over_k", method=meth, pool=args.pool,
+             median_s_per_query=float(np.median(times[meth])), target_s=0.2)
+
+
+def case_loo(args):
+    """Leave-one-out over every MNIST training image, in pixels and in the CNN's last hidden layer."""
+    X, Xte, m = mnist_pixels(np.float32)
+    if args.loo_n:
+        X = np.ascontiguousarray(X[: args.loo_n])
+    before = rss_mb()
+    sampler = PeakRSS()
+    h = Hull(X, threads=2)
+    t0 = time.perf_counter()
+    r = h.leave_one_out(progress=True, threads=2)
+    dt = time.perf_counter() - t0
+    peak = sampler.stop() - before
+    emit(case="loo_pixels", n=len(X), d=X.shape[1], dtype=str(X.dtype), seconds=dt, target_s=120,
+         ms_per_row=1e3 * dt / len(X), non_vertices=int((r.status != "outside").sum()),
+         unconverged=int((r.status == "unconverged").sum()), passes_median=float(np.median(r.passes)),
+         passes_max=int(r.passes.max()), peak_above_X_MB=peak, verified=bool(r.verify()))
+    # the 64-d last hidden layer of the small CNN trained on the same images
+    import torch
+
+    from hullscope.features import extract, last_hidden_layer
+    from hullscope.models import accuracy, small_cnn, train_classifier
+
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    Ximg = m.X_train[: len(X)].astype(np.float32)
+    model = train_classifier(small_cnn(), Ximg, m.y_train[: len(X)], epochs=args.cnn_epochs, lr=2e-3,
+                             batch_size=128, seed=0)
+    t_train = time.perf_counter() - t0
+    acc = accuracy(model, m.X_test.astype(np.float32), m.y_test)
+    layer = last_hidden_layer(model, Ximg[:2, None])
+    F = np.ascontiguousarray(extract(model, Ximg[:, None], layer)[layer], dtype=np.float32)
+    hf = Hull(F, threads=2)
+    t0 = time.perf_counter()
+    rf = hf.leave_one_out(progress=True, threads=2)
+    dtf = time.perf_counter() - t0
+    emit(case="loo_cnn_features", n=len(F), d=F.shape[1], layer=layer, test_accuracy=acc, train_s=t_train,
+         seconds=dtf, non_vertices=int((rf.status != "outside").sum()),
+         unconverged=int((rf.status == "unconverged").sum()), passes_median=float(np.median(rf.passes)),
+         passes_max=int(rf.passes.max()), verified=bool(rf.verify()))
+
+
+def case_large(args):
+    """n = 1,000,000, d = 512, float32 (2 GB): throughput and peak memory above X."""
+    n, d = args.large_n, 512
+    rng = np.random.default_rng(0)
+    X = np.empty((n, d), dtype=np.float32)
+    for a in range(0, n, 65536):
+        X[a:a + 65536] = rng.standard_normal(size=(min(65536, n - a), d), dtype=np.float32)
+    Qin = np.stack([rng.dirichlet(np.ones(20)) @ X[rng.choice(n, 20, replace=False)].astype(np.float64)
+                    for _ in range(args.large_queries // 2)])
+    Qout = rng.standard_normal(size=(args.large_queries - len(Qin), d))
+    Q = np.vstack([Qin, Qout])
+    before = rss_mb()
+    sampler = PeakRSS()
+    t0 = time.perf_counter()
+    h = Hull(X, threads=2)
+    t_build = time.perf_counter() - t0
+    out = {}
+    for meth in ("contains", "distance"):
+        t0 = time.perf_counter()
+        r = getattr(h, meth)(Q, threads=2, progress=True)
+        out[meth] = (r, time.perf_counter() - t0)
+    peak = sampler.stop() - before
+    for meth, (r, dt) in out.items():
+        t0 = time.perf_counter()
+        ok = bool(r.verify())
+        emit(case="large_1M_512_float32", method=meth, queries=len(Q), seconds=dt, queries_per_s=len(Q) / dt,
+             passes_median=float(np.median(r.passes)), passes_max=int(r.passes.max()),
+             inside_of_first_half=int(r.inside[: len(Qin)].sum()), outside_of_second_half=int(r.outside[len(Qin):].sum()),
+             unconverged=int((r.status == "unconverged").sum()), verified=ok, verify_s=time.perf_counter() - t0)
+    emit(case="large_1M_512_float32", metric="peak_memory", X_MB=X.nbytes / 2**20, hull_build_s=t_build,
+         peak_above_X_MB=peak, target_MB=300)
+
+
+def case_single(args):
+    """A query alone (the matrix-vector path) against the per-query cost inside a batch."""
+    for dtype in (np.float32, np.float64):
+        X, Xte, _ = mnist_pixels(dtype)
+        Q = Xte[:32].astype(np.float64)
+        h = Hull(X)
+        for th in (1, 2):
+            t0 = time.perf_counter()
+            rb = h.contains(Q, threads=th)
+            batched = (time.perf_counter() - t0) / len(Q)
+            singles = []
+            for i in range(len(Q)):
+                t0 = time.perf_counter()
+                rs = h.contains(Q[i], threads=th)
+                singles.append(time.perf_counter() - t0)
+                assert rs.status[0] == rb.status[i] and rs.margin[0] == rb.margin[i]
+            emit(case="single_query_mnist", dtype=np.dtype(dtype).name, threads=th,
+                 batched_ms_per_query=1e3 * batched, single_query_median_ms=1e3 * float(np.median(singles)),
+                 single_over_batched=float(np.median(singles)) / batched, bitwise_equal=True)
+        del h, X
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=["gaussian", "mnist", "all"], default="all")
+    ap.add_argument("--case", choices=["gaussian", "mnist", "all", "interior", "loo", "large", "single"],
+                    default="all", help="all = gaussian + mnist (the other cases run on their own)")
+    ap.add_argument("--interior-queries", type=int, default=8, help="queries per k for --case interior")
+    ap.add_argument("--highs-interior", type=int, default=1, help="HiGHS queries per k (a minute each)")
+    ap.add_argument("--pool", type=int, default=64, help="candidates per pass for --case interior")
+    ap.add_argument("--loo-n", type=int, default=0, help="first n MNIST rows for --case loo (0: all)")
+    ap.add_argument("--cnn-epochs", type=int, default=2)
+    ap.add_argument("--large-n", type=int, default=1_000_000)
+    ap.add_argument("--large-queries", type=int, default=1000)
     ap.add_argument("--highs-queries", type=int, default=10, help="HiGHS queries for the gaussian case")
     ap.add_argument("--mnist-queries", type=int, default=100)
     ap.add_argument("--highs-mnist", type=int, default=2, help="HiGHS queries for MNIST (minutes each)")
     ap.add_argument("--highs-time-limit", type=float, default=900.0)
     args = ap.parse_args(argv)
     emit(metric="build", **build_info())
+    extra = {"interior": case_interior, "loo": case_loo, "large": case_large, "single": case_single}
+    if args.case in extra:
+        extra[args.case](args)
+        return 0
     if args.case in ("gaussian", "all"):
         rng = np.random.default_rng(0)
         n, d = 50_000, 64
