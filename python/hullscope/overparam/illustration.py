@@ -1,7 +1,7 @@
 """The exact low-dimensional illustration: two fits that agree on the training data, inside and outside its hull.
 
 Random-feature models f(x) = phi(x) . theta with phi_j(x) = sqrt(2 / p) cos(w_j . x + b_j) (random Fourier
-features: w_j ~ N(0, s^2 I), b_j ~ U(0, 2 pi), bandwidth s = 5 in 1-D and 4 in 2-D) are fitted to the same n points in 1-D and in 2-D, for p from below n to far above n:
+features: w_j ~ N(0, s^2 I), b_j ~ U(0, 2 pi), bandwidth s = 8 in 1-D and 4 in 2-D) are fitted to the same n points in 1-D and in 2-D, for p from below n to far above n:
 
 * **minimum norm**: theta_mn = pinv(Phi) y (``numpy.linalg.lstsq``); checked against the closed form
   Phi^T (Phi Phi^T)^-1 y when p >= n (the minimum-norm interpolant) and (Phi^T Phi)^-1 Phi^T y when p < n;
@@ -11,6 +11,10 @@ features: w_j ~ N(0, s^2 I), b_j ~ U(0, 2 pi), bandwidth s = 5 in 1-D and 4 in 2
   training point (for p >= n). How large g is between the training points (inside their hull) and beyond
   them (outside) is what the illustration measures; the hull of the 2-D points is the hull engine's
   (:meth:`Hull.contains` certifies every evaluation point inside or outside).
+
+Densely sampled training points make Phi ill-conditioned, and gradient descent then converges slowly in
+the directions of its small singular values: the report gives the gap of the GD iterate after ``gd_steps``
+steps *and* of its closed-form limit, with the iterate's distance to that limit and the condition number.
 
 With theta_0 ~ N(0, I), g is a Gaussian process whose variance at x is the noise-free posterior variance of the
 kernel k(x, x') = phi(x) . phi(x') given the training points (:func:`gap_variance`): zero on them, small between
@@ -107,6 +111,9 @@ class IllustrationResult:
     outside: np.ndarray
     f_mn: np.ndarray = field(repr=False)
     f_gd: np.ndarray = field(repr=False)
+    f_lim: np.ndarray = field(repr=False, default=None)
+    rms_gap_limit_inside: np.ndarray = field(default=None)
+    rms_gap_limit_outside: np.ndarray = field(default=None)
     rms_gap_inside: np.ndarray = field(default=None)
     rms_gap_outside: np.ndarray = field(default=None)
     max_gap_train: np.ndarray = field(default=None)
@@ -121,6 +128,8 @@ class IllustrationResult:
         return {"dim": self.dim, "n": self.n, "p": self.ps, "p_over_n": [p / self.n for p in self.ps],
                 "gd_steps": self.gd_steps, "condition_number_of_Phi": self.cond,
                 "rms_gap_inside_hull": self.rms_gap_inside, "rms_gap_outside_hull": self.rms_gap_outside,
+                "rms_gap_of_gd_limit_inside_hull": self.rms_gap_limit_inside,
+                "rms_gap_of_gd_limit_outside_hull": self.rms_gap_limit_outside,
                 "max_gap_on_training_points": self.max_gap_train,
                 "max_rel_diff_min_norm_vs_closed_form": self.mn_vs_closed_form,
                 "rel_dist_gd_to_its_closed_form_limit": self.gd_vs_limit,
@@ -166,6 +175,7 @@ def illustrate(dim: int, n: int, ps: Sequence[int], *, seed: int = 0, gd_steps: 
         outside = ~inside
     rng = np.random.default_rng(seed + 1)
     f_mn, f_gd, gi, go, gt, mc, gl, rm, rg, cn = [], [], [], [], [], [], [], [], [], []
+    f_lim, li, lo = [], [], []
     for p in ps:
         feat = random_features(int(p), dim, seed=seed + 2 + int(p), bandwidth=bandwidth)
         Phi, Pg = feat(X), feat(grid)
@@ -178,6 +188,10 @@ def illustrate(dim: int, n: int, ps: Sequence[int], *, seed: int = 0, gd_steps: 
         f_mn.append(a)
         f_gd.append(b)
         gap = b - a
+        c = Pg @ th_lim
+        f_lim.append(c)
+        li.append(float(np.sqrt(np.mean((c - a)[inside] ** 2))) if inside.any() else float("nan"))
+        lo.append(float(np.sqrt(np.mean((c - a)[outside] ** 2))) if outside.any() else float("nan"))
         gi.append(float(np.sqrt(np.mean(gap[inside] ** 2))) if inside.any() else float("nan"))
         go.append(float(np.sqrt(np.mean(gap[outside] ** 2))) if outside.any() else float("nan"))
         gt.append(float(np.max(np.abs(Phi @ th_gd - Phi @ th_mn))))
@@ -188,7 +202,9 @@ def illustrate(dim: int, n: int, ps: Sequence[int], *, seed: int = 0, gd_steps: 
         rg.append(float(np.sqrt(np.mean((Phi @ th_gd - y) ** 2))))
     return IllustrationResult(dim=dim, n=n, ps=[int(p) for p in ps], X=X, y=y, grid=grid, inside=inside,
                               outside=outside,
-                              f_mn=np.array(f_mn), f_gd=np.array(f_gd), rms_gap_inside=np.array(gi),
+                              f_mn=np.array(f_mn), f_gd=np.array(f_gd), f_lim=np.array(f_lim),
+                              rms_gap_limit_inside=np.array(li), rms_gap_limit_outside=np.array(lo),
+                              rms_gap_inside=np.array(gi),
                               rms_gap_outside=np.array(go), max_gap_train=np.array(gt),
                               mn_vs_closed_form=np.array(mc), gd_vs_limit=np.array(gl), train_rmse_mn=np.array(rm),
                               train_rmse_gd=np.array(rg), gd_steps=int(gd_steps), cond=np.array(cn))
@@ -196,10 +212,10 @@ def illustrate(dim: int, n: int, ps: Sequence[int], *, seed: int = 0, gd_steps: 
 
 def run_illustration(*, seed: int = 0, threads: Optional[int] = None,
                      gd_steps: int = 50000) -> Dict[int, IllustrationResult]:
-    """The study's illustration: 1-D with n = 20 (bandwidth 5) and 2-D with n = 60 (bandwidth 4), p / n from
+    """The study's illustration: 1-D with n = 20 (bandwidth 8) and 2-D with n = 60 (bandwidth 4), p / n from
     1/2 to 64."""
     out = {}
-    for dim, n, bw in ((1, 20, 5.0), (2, 60, 4.0)):
+    for dim, n, bw in ((1, 20, 8.0), (2, 60, 4.0)):
         ps = [n // 2, n, 2 * n, 8 * n, 64 * n]
         out[dim] = illustrate(dim, n, ps, seed=seed, gd_steps=gd_steps, bandwidth=bw, threads=threads)
     return out

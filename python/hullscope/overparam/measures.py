@@ -45,6 +45,8 @@ SCALAR_MEASURES: Dict[str, str] = {
     "relative_weight_change": "||w_trained - w_init|| / ||w_init||",
     "disagreement_inside": "mean over the other models of the family of the share of pixel-hull points "
                            "(Dirichlet combinations, all k and both selections) classified differently",
+    "disagreement_inside_knn": "the same on the k-nearest-neighbour Dirichlet sets only (near the data)",
+    "disagreement_inside_random": "the same on the random-image Dirichlet sets only (deep in the hull)",
     "disagreement_outside": "the same on the pixel rays at t in (1, 3]",
     "disagreement_test": "the same on the test images",
 }

@@ -52,6 +52,10 @@ def fig_measures_vs_params(report: Dict[str, Any], path: Path) -> bool:
     return True
 
 
+def _short(g: str) -> str:
+    return g.replace("regime without the random-label control", "regime w/o random labels")
+
+
 def fig_agreement(report: Dict[str, Any], path: Path) -> bool:
     groups = [g for g in report["agreement"] if report["agreement"][g]["sets"]]
     if not groups:
@@ -68,8 +72,8 @@ def fig_agreement(report: Dict[str, Any], path: Path) -> bool:
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels([s.replace(" (pixel rays, t in (1, 3])", " (rays)") for s in names], fontsize=8)
         ax.set_xlim(0, 1)
-        ax.set_xlabel("mean pairwise agreement")
-        ax.set_title(f"{g}: inside (blue), outside (red), test", fontsize=9)
+        ax.set_xlabel("mean pairwise agreement: inside (blue), outside (red), test")
+        ax.set_title(_short(g), fontsize=9)
         ax = axes[0, 2 * j + 1]
         ins = [s for s in names if s.startswith(("knn", "random"))]
         out = [s for s in names if s.startswith("outside")]
@@ -83,7 +87,7 @@ def fig_agreement(report: Dict[str, Any], path: Path) -> bool:
             ax.plot([lo, 1], [lo, 1], color="grey", lw=0.8)
         ax.set_xlabel("agreement inside (mean over Dirichlet sets)")
         ax.set_ylabel("agreement outside (pixel rays)")
-        ax.set_title(f"{g}: one dot per model pair", fontsize=9)
+        ax.set_title(f"{_short(g)}: one dot per model pair", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
@@ -109,7 +113,7 @@ def fig_correlations(report: Dict[str, Any], path: Path) -> bool:
         ax.set_yticklabels(names, fontsize=8)
         ax.set_xlim(-1.05, 1.05)
         ax.set_xlabel("Spearman rho with test error (95% bootstrap CI)")
-        ax.set_title(g, fontsize=9)
+        ax.set_title(_short(g), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
@@ -127,7 +131,8 @@ def fig_illustration(ill: Dict[int, Any], path: Path) -> bool:
         for ax, j in zip(axes[0], picks):
             ax.axvspan(r1.X.min(), r1.X.max(), color="tab:blue", alpha=0.08, label="training hull")
             ax.plot(x, r1.f_mn[j], label="minimum norm", lw=1.5)
-            ax.plot(x, r1.f_gd[j], label="gradient descent, random init", lw=1.2, ls="--")
+            ax.plot(x, r1.f_gd[j], label=f"gradient descent, random init ({r1.gd_steps} steps)", lw=1.2, ls="--")
+            ax.plot(x, r1.f_lim[j], label="its limit (closed form)", lw=1.0, ls=":")
             ax.scatter(r1.X[:, 0], r1.y, color="k", s=14, zorder=3, label="training points")
             ax.set_ylim(-4, 4)
             ax.set_title(f"1-D, n = {r1.n}, p = {r1.ps[j]} (p/n = {r1.ps[j] / r1.n:g})", fontsize=10)
@@ -137,18 +142,21 @@ def fig_illustration(ill: Dict[int, Any], path: Path) -> bool:
         if r is None:
             continue
         pn = np.array(r.ps) / r.n
-        ax.plot(pn, r.rms_gap_inside, marker=mk, label=f"{r.dim}-D inside the hull")
-        ax.plot(pn, r.rms_gap_outside, marker=mk, ls="--", label=f"{r.dim}-D outside")
+        ax.plot(pn, r.rms_gap_limit_inside, marker=mk, label=f"{r.dim}-D inside the hull (GD limit)")
+        ax.plot(pn, r.rms_gap_limit_outside, marker=mk, ls="--", label=f"{r.dim}-D outside (GD limit)")
+        ax.plot(pn, r.rms_gap_inside, marker=mk, ls=":", alpha=0.6, label=f"{r.dim}-D inside (GD iterate)")
+        ax.plot(pn, r.rms_gap_outside, marker=mk, ls="-.", alpha=0.6, label=f"{r.dim}-D outside (GD iterate)")
     ax.set_xscale("log")
     ax.set_yscale("symlog", linthresh=1e-3)
+    ax.set_ylim(bottom=0)
     ax.set_xlabel("p / n")
-    ax.set_ylabel("rms |f_GD - f_min-norm|")
+    ax.set_ylabel("rms of (GD fit - min-norm fit)")
     ax.legend(fontsize=8)
     ax.set_title("where the two fits differ", fontsize=10)
     if r2 is not None:
         j = len(r2.ps) - 1
         g = int(round(math.sqrt(len(r2.grid))))
-        gap = np.abs(r2.f_gd[j] - r2.f_mn[j]).reshape(g, g)
+        gap = np.abs(r2.f_lim[j] - r2.f_mn[j]).reshape(g, g)
         ext = (r2.grid[:, 0].min(), r2.grid[:, 0].max(), r2.grid[:, 1].min(), r2.grid[:, 1].max())
         ax = axes[1, 1]
         im = ax.imshow(gap, origin="lower", extent=ext, cmap="magma")
@@ -158,7 +166,7 @@ def fig_illustration(ill: Dict[int, Any], path: Path) -> bool:
         hv = ConvexHull(r2.X).vertices
         ax.plot(*np.vstack([r2.X[hv], r2.X[hv[:1]]]).T, color="c", lw=1)
         ax.scatter(r2.X[:, 0], r2.X[:, 1], s=6, color="w")
-        ax.set_title(f"2-D, n = {r2.n}, p = {r2.ps[j]}: |f_GD - f_min-norm|", fontsize=10)
+        ax.set_title(f"2-D, n = {r2.n}, p = {r2.ps[j]}: |GD limit - min norm|", fontsize=10)
         ax = axes[1, 2]
         ax.imshow(r2.inside.reshape(g, g), origin="lower", extent=ext, cmap="Blues", alpha=0.5)
         ax.scatter(r2.X[:, 0], r2.X[:, 1], s=6, color="k")

@@ -79,6 +79,19 @@ def claim_verdict(agreement: Dict[str, Any], corr: Dict[str, Dict[str, Any]], in
         a_out = np.asarray(sets[outside_set]["matrix"])[iu]
         pdiff = paired_difference(a_in, a_out)
         holds = pdiff["low"] is not None and pdiff["low"] > 0
+        for sel in ("knn", "random"):  # near the data, and deep inside the hull
+            ss = [s for s in ins if s.startswith(sel)]
+            if ss:
+                a_sel = np.mean([np.asarray(sets[s]["matrix"])[iu] for s in ss], axis=0)
+                d = paired_difference(a_sel, a_out)
+                out[f"agree_more_inside_{sel}"] = {
+                    "mean_agreement_inside": float(np.mean(a_sel)) if a_sel.size else None,
+                    "mean_agreement_outside": float(np.mean(a_out)) if a_out.size else None,
+                    "difference": d, "holds": bool(d["low"] is not None and d["low"] > 0),
+                    "sentence": (("holds" if d["low"] is not None and d["low"] > 0 else "does not hold") +
+                                 f" for the {sel} sets alone: agreement {np.mean(a_sel):.3f} vs outside "
+                                 f"{np.mean(a_out):.3f}, difference {d['mean']:+.3f} (95% CI [{d['low']:+.3f}, "
+                                 f"{d['high']:+.3f}])") if a_sel.size else "fewer than 2 models"}
         out["agree_more_inside"] = {
             "mean_agreement_inside": float(np.mean(a_in)) if a_in.size else None,
             "mean_agreement_outside": float(np.mean(a_out)) if a_out.size else None,

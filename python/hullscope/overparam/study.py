@@ -265,6 +265,10 @@ def run_overparam(Xtr: Any, ytr: Any, Xte: Any, yte: Any, out: Any, *, family: A
         for j, m in enumerate(ms):
             r = {k: m.get(k) for k in corr_measures + ["test_error", "key"]}
             r["disagreement_inside"] = float(dis_in[j])
+            for sel in ("knn", "random"):
+                ds = [ag["sets"][s]["disagreement_per_model"][j] for s in inside_sets
+                      if s.startswith(sel) and s in ag["sets"]]
+                r[f"disagreement_inside_{sel}"] = float(np.mean(ds)) if ds else float("nan")
             r["disagreement_outside"] = float(ag["sets"][OUTSIDE_SET]["disagreement_per_model"][j]) \
                 if OUTSIDE_SET in ag["sets"] else float("nan")
             r["disagreement_test"] = float(ag["sets"]["test"]["disagreement_per_model"][j])
@@ -296,9 +300,11 @@ def run_overparam(Xtr: Any, ytr: Any, Xte: Any, yte: Any, out: Any, *, family: A
         report["illustration"] = {f"{k}-D": v.summary() for k, v in ill.items()}
         report["steps"]["illustration"] = time.perf_counter() - t0
         for k, v in ill.items():
-            log(f"illustration {k}-D (n = {v.n}): rms |GD - min-norm| inside the hull "
-                + ", ".join(f"{a:.2g}" for a in v.rms_gap_inside) + " vs outside "
-                + ", ".join(f"{a:.2g}" for a in v.rms_gap_outside) + f" for p = {v.ps}")
+            log(f"illustration {k}-D (n = {v.n}), p = {v.ps}: rms (GD limit - min norm) inside the hull "
+                + ", ".join(f"{a:.2g}" for a in v.rms_gap_limit_inside) + " vs outside "
+                + ", ".join(f"{a:.2g}" for a in v.rms_gap_limit_outside) + f"; GD iterate after {v.gd_steps} "
+                "steps: inside " + ", ".join(f"{a:.2g}" for a in v.rms_gap_inside) + " vs outside "
+                + ", ".join(f"{a:.2g}" for a in v.rms_gap_outside))
     # figures and the page
     t0 = time.perf_counter()
     from .plots import write_figures, write_html
