@@ -65,7 +65,8 @@ def register(sub: "argparse._SubParsersAction") -> None:
                    help="Dirichlet points per (k, selection) inside the pixel hull (default 100 digits, 200 mnist)")
     p.add_argument("--no-illustration", action="store_true", help="skip the low-dimensional illustration")
     p.add_argument("--threads", type=threads_arg, default=None,
-                   help="threads for the core and torch (-1 or omitted: all cores)")
+                   help="threads for the hull engine and torch (-1 or omitted: all cores for the engine, "
+                        "one thread for torch)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.add_argument("--out", default="hullscope-overparam", help="output folder (default ./hullscope-overparam)")
     p.set_defaults(func=run)
@@ -100,8 +101,9 @@ def run(args: argparse.Namespace) -> int:
     from .._torch import require_torch
 
     require_torch()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
+    # the models are small: torch's intra-op threads cost more than they give, and on a shared machine two
+    # threads waiting on each other made training 20x slower; torch runs on --threads only when it is given
+    torch.set_num_threads(args.threads if args.threads is not None else 1)
     t0 = time.perf_counter()
     n_train = args.n_train if args.n_train is not None else cfg["n_train"]
     n_test = args.n_test if args.n_test is not None else cfg["n_test"]
