@@ -20,7 +20,9 @@ cluster. The first call of a new client pays for shipping X; a repeat call reuse
 run ``--repeats`` times on a new cluster (a first call can be measured only once per cluster), each
 time right after a local call: the overheads are paired ratios (Dask call / the local call just
 before it, minus 1), so that on a shared machine each compares calls made under about the same load;
-all times and ratios are printed, with their medians.
+all times and ratios are printed, with their medians. Then, per setup, the time X alone takes to
+reach the workers (and the workers to build their point sets): a one-query call on a new client minus
+the same call repeated.
 Results are checked bitwise against the local call. The machine's load average is printed before
 and after: on a shared machine, read the spread before the ratios. Prints JSON lines.
 
@@ -77,7 +79,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--setups", default="all", help="comma-separated labels' first words (auto-written, "
                     "auto-on-disk, broadcast), or all")
+    ap.add_argument("--phases", default="calls,ship",
+                    help="calls (whole calls), ship (X to the workers alone), or both")
     args = ap.parse_args(argv)
+    phases = set(args.phases.split(","))
     X, Q = load(args)
     emit(data=args.data, n=X.shape[0], d=X.shape[1], dtype=str(X.dtype), queries=len(Q), repeats=args.repeats,
          loadavg_before=list(os.getloadavg()))
@@ -98,7 +103,7 @@ def main(argv=None) -> int:
     wanted = None if args.setups == "all" else set(args.setups.split(","))
     try:
         for label, nw, tpw, how in setups:
-            if wanted is not None and how not in wanted:
+            if (wanted is not None and how not in wanted) or "calls" not in phases:
                 continue
             locals_, firsts, agains, same, paths = [], [], [], True, set()
             for _ in range(args.repeats):
@@ -134,6 +139,33 @@ def main(argv=None) -> int:
                  overhead_repeat_call_median=float(np.median(r_again)),
                  overhead_first_call_vs_fastest_local=min(firsts) / min(locals_ + [t_local]) - 1.0,
                  target_overhead_first_call=0.15, bitwise_equal_to_local=bool(same), loadavg=list(os.getloadavg()))
+        # the cost of getting X to the workers alone: a one-query call on a new client, minus the same
+        # call again (X already there); seconds, less exposed to the machine's load than whole calls
+        for label, nw, tpw, how in setups:
+            if (wanted is not None and how not in wanted) or "ship" not in phases:
+                continue
+            ship = []
+            for _ in range(args.repeats):
+                hd._VERIFIED.clear()
+                if how == "auto-written":
+                    hd.clear_shared(folder)
+                elif how == "auto-on-disk" and not list(folder.glob("X-*.npy")):
+                    hd._write_npy(folder / hd._auto_name(X), X)
+                client = hd.local_client(n_workers=nw, threads_per_worker=tpw)
+                try:
+                    t = []
+                    for _k in range(2):
+                        t0 = time.perf_counter()
+                        hd.distance(X, Q[:1], client=client, shared_path=None if how == "broadcast" else "auto",
+                                    progress=False)
+                        t.append(time.perf_counter() - t0)
+                    ship.append(t[0] - t[1])
+                finally:
+                    cluster = client.cluster
+                    client.close()
+                    cluster.close()
+            emit(side="dask", setup=label, x_to_workers_seconds=ship,
+                 x_to_workers_over_fastest_local=[v / t_local for v in ship], loadavg=list(os.getloadavg()))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     emit(loadavg_after=list(os.getloadavg()))

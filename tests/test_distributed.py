@@ -343,3 +343,22 @@ def test_full_leave_one_out_sends_row_ranges_and_matches_a_closed_form(client, d
     # a subset of rows still carries its rows
     idx = np.array([3, 20, 21])
     assert_same(Hull(X).leave_one_out(idx), hd.leave_one_out(X, idx, client=client, progress=False))
+
+
+def test_x_mapped_from_a_npy_is_used_in_place(client, data, tmp_path, private_shared_dir):
+    X, Q = data
+    for dtype in (np.float64, np.float32):
+        path = tmp_path / f"train-{np.dtype(dtype).name}.npy"
+        np.save(path, X.astype(dtype))
+        Xmm = np.load(path, mmap_mode="r")
+        res, rep = hd.distance(Xmm, Q[:25], client=client, progress=False, return_report=True)
+        assert rep.shared_path == str(path.resolve())   # nothing written elsewhere
+        assert not private_shared_dir.exists() or not list(private_shared_dir.glob("X-*.npy"))
+        assert_same(Hull(X.astype(dtype)).distance(Q[:25]), res)
+    # through Hull (which keeps a float64 map as it is)
+    res, rep = Hull(np.load(tmp_path / "train-float64.npy", mmap_mode="r")).distance(
+        Q[:25], client=client, progress=False, return_report=True)
+    assert rep.shared_path == str((tmp_path / "train-float64.npy").resolve())
+    # a slice of the map is not the file's array: it goes the usual way
+    res, rep = hd.distance(Xmm[:2000], Q[:5], client=client, progress=False, return_report=True)
+    assert rep.shared_path is not None and Path(rep.shared_path).parent == private_shared_dir.resolve()

@@ -212,6 +212,8 @@ def _points(X: Any) -> np.ndarray:
         out = as_matrix(a, "X")
         check_magnitude(out, "X")
         return out
+    if _ident(a) in _VALIDATED:  # the same array as in an earlier call (X must not change in place)
+        return a
     step = max(1, (1 << 22) // a.shape[1])
     for s in range(0, a.shape[0], step):
         blk = a[s:s + step]
@@ -222,7 +224,14 @@ def _points(X: Any) -> np.ndarray:
         if m > MAX_MAGNITUDE:
             raise ValueError(f"X: values of magnitude up to {MAX_MAGNITUDE:.0e} are supported (squared distances "
                              f"must stay finite in float64), got {m:.3e}; rescale the data (results scale with it)")
+    if len(_VALIDATED) > 16:
+        _VALIDATED.clear()
+    _VALIDATED.add(_ident(a))
     return a
+
+
+#: identities of the arrays _points has checked in this process
+_VALIDATED: set = set()
 
 
 def shared_dir() -> Path:
@@ -266,6 +275,23 @@ def _auto_name(Xm: np.ndarray) -> str:
     return f"X-{n}x{d}-{Xm.dtype.name}-{h.hexdigest()[:24]}.npy"
 
 
+def _backing_npy(Xm: np.ndarray) -> Optional[Path]:
+    """The .npy file X is a memory map of (``np.load(path, mmap_mode=...)``, the whole array), or None."""
+    b = Xm
+    while b is not None and not (isinstance(b, np.memmap) and getattr(b, "filename", None)):
+        b = b.base if isinstance(b.base, np.ndarray) else None
+    if b is None or _ident(b)[:2] != _ident(Xm)[:2] or b.dtype != Xm.dtype:
+        return None
+    path = Path(b.filename)
+    try:
+        head = np.load(path, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    if head.offset != b.offset or head.shape != Xm.shape or head.dtype != Xm.dtype:
+        return None
+    return path
+
+
 def _same_bytes(mm: np.ndarray, Xm: np.ndarray) -> bool:
     """Byte-for-byte equality of two arrays of one shape and dtype, read in row blocks."""
     step = max(1, (1 << 24) // max(1, Xm.shape[1] * Xm.itemsize))
@@ -281,7 +307,10 @@ def _write_npy(path: Path, Xm: np.ndarray) -> None:
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp")
     try:
         with open(tmp, "wb") as fh:
-            np.lib.format.write_array(fh, Xm, allow_pickle=False)
+            np.lib.format.write_array_header_1_0(fh, np.lib.format.header_data_from_array_1_0(Xm))
+            raw = memoryview(Xm).cast("B")
+            for s in range(0, len(raw), 16 << 20):  # 16 MB writes: steadier than one write of all of X
+                fh.write(raw[s:s + (16 << 20)])
         os.replace(tmp, path)
     except BaseException:
         if tmp.exists():
@@ -356,6 +385,12 @@ def _shared_file(client: Any, Xm: np.ndarray, shared_path: Any) -> Optional[Path
         return None
     auto = isinstance(shared_path, str) and shared_path == "auto"
     if auto:
+        own = _backing_npy(Xm)
+        if own is not None and _holds(own, Xm)[0]:
+            size = own.stat().st_size
+            found = client.run(_worker_checks_npy, str(own.resolve()), Xm.shape, Xm.dtype.str, size)
+            if found and all(v is None for v in found.values()):
+                return own.resolve()  # X is a map of a .npy every worker reads: nothing to write
         folder = shared_dir()
         try:
             folder.mkdir(parents=True, exist_ok=True)
