@@ -1,7 +1,8 @@
 """The exact low-dimensional illustration: two fits that agree on the training data, inside and outside its hull.
 
 Random-feature models f(x) = phi(x) . theta with phi_j(x) = sqrt(2 / p) cos(w_j . x + b_j) (random Fourier
-features: w_j ~ N(0, s^2 I), b_j ~ U(0, 2 pi), bandwidth s = 8 in 1-D and 4 in 2-D) are fitted to the same n points in 1-D and in 2-D, for p from below n to far above n:
+features: w_j ~ N(0, s^2 I), b_j ~ U(0, 2 pi), bandwidth s = 8 in 1-D and 4 in 2-D) are fitted to the same
+n points in 1-D and in 2-D, for p from below n to far above n:
 
 * **minimum norm**: theta_mn = pinv(Phi) y (``numpy.linalg.lstsq``); checked against the closed form
   Phi^T (Phi Phi^T)^-1 y when p >= n (the minimum-norm interpolant) and (Phi^T Phi)^-1 Phi^T y when p < n;

@@ -237,7 +237,8 @@ def write_html(d: Path, report: Dict[str, Any], figs: List[Tuple[str, Path]]) ->
     body = "".join(f"<h2>{html.escape(t)}</h2>{_img(p)}" for t, p in figs)
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>hullscope overparam</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1250px;margin:2em auto;color:#222}}
-table{{border-collapse:collapse;margin:1em 0;font-size:0.85em}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+table{{border-collapse:collapse;margin:1em 0;font-size:0.85em}}
+td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}img{{max-width:100%}}h2{{font-size:1.1em;margin-top:2em}}</style>
 </head><body><h1>Over-parameterization and the training regime, seen from the training hull</h1>
 <p>Models of a family fit the same training set. Do they agree more inside the pixel training hull than just

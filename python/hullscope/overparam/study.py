@@ -284,8 +284,9 @@ def run_overparam(Xtr: Any, ytr: Any, Xte: Any, yte: Any, out: Any, *, family: A
             report["correlations"][g] = {}
         report["claim"][g] = claim_verdict(ag, report["correlations"][g], inside_sets, OUTSIDE_SET)
         c = report["claim"][g]
-        log(f"{g}: agreement inside {report['agreement'][g]['mean_inside']:.3f}, outside "
-            f"{report['agreement'][g]['mean_outside'] or float('nan'):.3f}, test {report['agreement'][g]['mean_test']:.3f}")
+        a = report["agreement"][g]
+        log(f"{g}: agreement inside {a['mean_inside']:.3f}, outside {a['mean_outside'] or float('nan'):.3f}, "
+            f"test {a['mean_test']:.3f}")
         for part in c.values():
             log(f"  {part['sentence']}")
     report["steps"]["agreement and correlations"] = time.perf_counter() - t0
