@@ -55,6 +55,16 @@ def emit(**kw):
     print(dumps(kw), flush=True)
 
 
+def core_sha() -> str:
+    """SHA-256 of the compiled core on disk: new worker processes load the file as it is now, so a core
+    rebuilt during the run would make the Dask side run other code than the local side."""
+    import hashlib
+
+    import hullscope._core as core
+
+    return hashlib.sha256(Path(core.__file__).read_bytes()).hexdigest()[:16]
+
+
 def load(args):
     if args.data == "mnist":
         from hullscope.datasets import load_mnist
@@ -84,8 +94,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     phases = set(args.phases.split(","))
     X, Q = load(args)
+    sha0 = core_sha()
     emit(data=args.data, n=X.shape[0], d=X.shape[1], dtype=str(X.dtype), queries=len(Q), repeats=args.repeats,
-         loadavg_before=list(os.getloadavg()))
+         loadavg_before=list(os.getloadavg()), core_sha256=sha0)
 
     times, ref = [], None
     for _ in range(args.repeats):
@@ -138,7 +149,8 @@ def main(argv=None) -> int:
                  overhead_first_call_median=float(np.median(r_first)),
                  overhead_repeat_call_median=float(np.median(r_again)),
                  overhead_first_call_vs_fastest_local=min(firsts) / min(locals_ + [t_local]) - 1.0,
-                 target_overhead_first_call=0.15, bitwise_equal_to_local=bool(same), loadavg=list(os.getloadavg()))
+                 target_overhead_first_call=0.15, bitwise_equal_to_local=bool(same), loadavg=list(os.getloadavg()),
+                 core_unchanged=core_sha() == sha0)
         # the cost of getting X to the workers alone: a one-query call on a new client, minus the same
         # call again (X already there); seconds, less exposed to the machine's load than whole calls
         for label, nw, tpw, how in setups:
@@ -165,7 +177,8 @@ def main(argv=None) -> int:
                     client.close()
                     cluster.close()
             emit(side="dask", setup=label, x_to_workers_seconds=ship,
-                 x_to_workers_over_fastest_local=[v / t_local for v in ship], loadavg=list(os.getloadavg()))
+                 x_to_workers_over_fastest_local=[v / t_local for v in ship], loadavg=list(os.getloadavg()),
+                 core_unchanged=core_sha() == sha0)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     emit(loadavg_after=list(os.getloadavg()))
