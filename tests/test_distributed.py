@@ -214,6 +214,11 @@ def test_float32_x_is_not_copied_on_the_client(client, data, monkeypatch):
     monkeypatch.setattr(hd, "_shared_file", lambda c, Xm, sp: seen.append(Xm) or real(c, Xm, sp))
     hd.distance(X32, Q[:10], client=client, progress=False)
     assert seen and seen[0].dtype == np.float32 and np.shares_memory(seen[0], X32)
+    # a strided float32 X is made contiguous once, still float32, as Hull does
+    Xs = np.asfortranarray(X32)
+    res = hd.distance(Xs, Q[:10], client=client, progress=False)
+    assert seen[-1].dtype == np.float32 and seen[-1].flags.c_contiguous
+    assert_same(Hull(Xs).distance(Q[:10]), res)
 
 
 def test_shared_file_is_written_once_and_checked_on_reuse(client, data, private_shared_dir):

@@ -38,7 +38,6 @@ Examples
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
 import os
 import shutil
@@ -97,10 +96,6 @@ class RunReport:
 
 _WORKER_POINTS: Dict[str, Any] = {}
 
-# Hull keeps float32 points as float32 where the validation can (``as_matrix(keep_float32=True)``,
-# introduced with the float32 engine); workers store X exactly as Hull does, so both compute alike.
-_KEEP_FLOAT32 = {"keep_float32": True} if "keep_float32" in inspect.signature(as_matrix).parameters else {}
-
 
 def _worker_points(key: str, X: Any, shared_path: Optional[str]):
     """(X, point set) on this worker process, built once and cached under ``key``.
@@ -113,7 +108,7 @@ def _worker_points(key: str, X: Any, shared_path: Optional[str]):
     if got is None:
         if shared_path is not None:
             X = np.load(shared_path, mmap_mode="r")
-        Xm = as_matrix(X, "X", **_KEEP_FLOAT32)
+        Xm = as_matrix(X, "X", keep_float32=True)
         got = (Xm, engine.point_set(Xm, threads=1))
         _WORKER_POINTS.clear()  # keep one point set per process: X can be large
         _WORKER_POINTS[key] = got
@@ -203,13 +198,13 @@ def release(client: Any) -> None:
 
 def _points(X: Any) -> np.ndarray:
     """Validate X on the client without changing it: a 2-D C-contiguous float32 or float64 array is
-    kept as it is (no copy; :class:`~hullscope.Hull` and the workers decide how to store it), any
-    other input goes through ``as_matrix``. Finite values up to the core's magnitude, checked in row
+    kept as it is (no copy), any other input is converted once as :class:`~hullscope.Hull` converts
+    it (``as_matrix`` keeping float32). Finite values up to the core's magnitude, checked in row
     blocks (no temporary the size of X)."""
     a = to_numpy(X, "X")
     if not (a.dtype in (np.float32, np.float64) and a.ndim == 2 and a.flags.c_contiguous
             and a.shape[0] > 0 and a.shape[1] > 0):
-        out = as_matrix(a, "X")
+        out = as_matrix(a, "X", keep_float32=True)  # converted once, as Hull converts it
         check_magnitude(out, "X")
         return out
     if _ident(a) in _VALIDATED:  # the same array as in an earlier call (X must not change in place)
@@ -638,7 +633,7 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
         if report.failed:
             raise ChunkFailures(report.failed, outp)
         if not bounds:  # no queries: an empty result, as the local call gives
-            Xc = as_matrix(Xm, "X", **_KEEP_FLOAT32)  # as Hull stores it
+            Xc = as_matrix(Xm, "X", keep_float32=True)  # as Hull stores it
             return engine.run(engine.point_set(Xc, threads=1), Xc, Qm, subset=sub, exclude=exclude,
                               early_exit=method != "distance", options=options, method=method)
         res = DistanceResult.from_arrays([parts[c] for c in range(len(bounds))], X=Xm, Q=Qm, subset=sub,
