@@ -26,6 +26,10 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr double kDependentPivot = 1e-13;
 // A major iteration that lowers |z|^2 by less than this fraction counts as a stall.
 constexpr double kMinProgress = 1e-13;
+// A query on a face of the bounding box takes this many times more candidates from each pass (and
+// keeps those on its face); other queries use the first `pool` of them, so their answers never
+// depend on which queries share the pass.
+constexpr int kFacePoolFactor = 4;
 }  // namespace
 
 PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) { init(X, threads); }
@@ -104,7 +108,23 @@ struct Query {
     bool refactored = false;
     bool fresh = true, done = false, converged = false, stalled_last = false;
 
+    // Coordinates where q sits exactly on the bounding box (q'_p equal to the least or greatest
+    // x'_p). Every point of a convex combination equal to q must sit there too, so while the query
+    // may be inside, candidates off that face are passed over: the corral grows inside the face
+    // instead of taking rows it will have to drop. Only the choice of candidates changes; every
+    // verdict is still proved against all rows.
+    std::vector<Index> tight;
+    std::vector<double> tight_val;
+    bool face = false;
+    const double* org = nullptr;
+
     const T* row(Index i) const { return X + i * d; }
+    bool on_face(Index i) const {
+        const T* x = row(i);
+        for (size_t t = 0; t < tight.size(); ++t)
+            if (static_cast<double>(x[tight[t]]) - org[tight[t]] != tight_val[t]) return false;
+        return true;
+    }
     double ydot(Index a, Index b) const { return dot_shifted(row(a), row(b), q.data(), d); }
     // z . (x_c - q) in a fixed order
     double price(Index c) const {
@@ -489,10 +509,12 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
         if (qy.fresh) {
             qy.fresh = false;
             if (po.best.empty()) throw std::invalid_argument("exclude: leaves no rows in the hull");
-            // exact nearest neighbour among the candidates ranked by the expanded distance
+            // exact nearest neighbour among the first P candidates ranked by the expanded distance
+            const size_t nP = std::min(po.best.size(), static_cast<size_t>(P));
             double best = kInf;
             Index bi = -1;
-            for (const Cand& c : po.best) {
+            for (size_t t = 0; t < nP; ++t) {
+                const Cand& c = po.best[t];
                 const double dd2 = qy.ydot(c.i, c.i);
                 if (dd2 < best || (dd2 == best && c.i < bi)) {
                     best = dd2;
@@ -545,8 +567,15 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             }
             qy.start_corral(bi);
             qy.pool.clear();
-            for (const Cand& c : po.best)
-                if (c.i != bi) qy.pool.push_back(c.i);
+            if (qy.face) {
+                for (const Cand& c : po.best)
+                    if (c.i != bi && qy.on_face(c.i)) qy.pool.push_back(c.i);
+            }
+            if (qy.pool.empty()) {
+                qy.face = false;
+                for (size_t t = 0; t < nP; ++t)
+                    if (po.best[t].i != bi) qy.pool.push_back(po.best[t].i);
+            }
             if (qy.scale == 0.0) {  // every row equals q
                 qy.converged = true;
                 qy.done = true;
@@ -579,16 +608,32 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                 return;
             }
             qy.pool.clear();
-            for (const Cand& c : po.best) {
-                if (qy.zz - (c.v - zq) <= thr) break;  // sorted ascending: the rest are no better
-                if (!in_corral(qy, c.i)) qy.pool.push_back(c.i);
+            if (qy.face) {
+                for (const Cand& c : po.best) {
+                    if (qy.zz - (c.v - zq) <= thr) break;  // sorted ascending: the rest are no better
+                    if (!in_corral(qy, c.i) && qy.on_face(c.i)) qy.pool.push_back(c.i);
+                }
+                // no violator on the face: q is not inside (or the face is exhausted); go on with all rows
+                if (qy.pool.empty()) qy.face = false;
+            }
+            if (!qy.face) {
+                const size_t nP = std::min(po.best.size(), static_cast<size_t>(P));
+                for (size_t t = 0; t < nP; ++t) {
+                    const Cand& c = po.best[t];
+                    if (qy.zz - (c.v - zq) <= thr) break;
+                    if (!in_corral(qy, c.i)) qy.pool.push_back(c.i);
+                }
             }
             if (qy.pool.empty()) {  // the only violators are already in the corral: rounding floor
                 qy.done = true;
                 return;
             }
         }
+        const double zz_before = qy.zz;
         const Inner r = qy.restricted_solve(opt, max_iter);
+        // The face is a preference, never a trap: a pass on it that does not cut |z|^2 by a tenth
+        // (or a stall) returns the query to all rows.
+        if (qy.face && (r == Inner::kStalled || !(qy.zz < 0.9 * zz_before))) qy.face = false;
         switch (r) {
             case Inner::kInside:
                 qy.converged = true;
@@ -618,6 +663,15 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             for (Index kk = 0; kk < d; ++kk) qy->qc[kk] = qy->q[kk] - org[kk];
             qy->qq = dot_fixed(qy->qc.data(), qy->qc.data(), d);
             qy->qnorm = std::sqrt(qy->qq);
+            qy->org = org;
+            for (Index kk = 0; kk < d; ++kk) {
+                if (!((*lo)[kk] < (*hi)[kk])) continue;  // every row shares this coordinate
+                if (qy->qc[kk] == (*lo)[kk] || qy->qc[kk] == (*hi)[kk]) {
+                    qy->tight.push_back(kk);
+                    qy->tight_val.push_back(qy->qc[kk]);
+                }
+            }
+            qy->face = !qy->tight.empty();
             active.push_back(std::move(qy));
             ++next;
         }
@@ -633,7 +687,9 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             cols[b].exclude = qy.exclude;
             cols[b].shift = exact_centring ? 0.0 : dot_fixed(org, col, d);
         }
-        pricing_pass(pin, Zt.data(), Bp, cols, P, threads, pout);
+        bool any_face = false;
+        for (int b = 0; b < Bact; ++b) any_face = any_face || active[b]->face;
+        pricing_pass(pin, Zt.data(), Bp, cols, any_face ? P * kFacePoolFactor : P, threads, pout);
 
         // A query that stops short of convergence (the rounding floor, a stall or a limit) gets one
         // polishing pass: the outward direction q - p made exactly orthogonal to the corral's affine
