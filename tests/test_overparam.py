@@ -149,7 +149,7 @@ def test_illustration_coincides_on_training_points_and_below_n_everywhere():
 
 
 # ---------------------------------------------------------------------------------------------- stats
-def test_correlation_table_sentences_and_claim_verdict():
+def test_correlation_table_sentences_and_claim_verdict(tmp_path):
     recs = [{"test_error": e, "up": e * 2 + 1, "flat": 1.0} for e in np.linspace(0.1, 0.5, 8)]
     t = correlation_table(recs, ["up", "flat"], n_boot=200)
     assert t["up"]["rho"] == pytest.approx(1.0) and t["up"]["low"] == pytest.approx(1.0)
@@ -163,6 +163,11 @@ def test_correlation_table_sentences_and_claim_verdict():
     assert v["agree_more_inside"]["mean_agreement_inside"] == pytest.approx((.9 + .95 + .92) / 3)
     assert v["agree_more_inside"]["mean_agreement_outside"] == pytest.approx((.5 + .6 + .55) / 3)
     assert not v["outside_tracks_error"]["holds"]
+    # a percentile interval that does not contain rho (ties) still draws
+    from hullscope.overparam.plots import fig_correlations
+
+    rep = {"correlations": {"width": {"m": {"rho": -0.31, "low": -0.56, "high": -0.35, "n": 26}}}}
+    assert fig_correlations(rep, tmp_path / "c.png") and (tmp_path / "c.png").stat().st_size > 0
 
 
 # ---------------------------------------------------------------------------------------------- the families

@@ -107,7 +107,9 @@ def fig_correlations(report: Dict[str, Any], path: Path) -> bool:
         y = np.arange(len(names))
         ok = np.isfinite(rho)
         ax.barh(y[ok], rho[ok], color=["tab:green" if (lo[i] > 0 or hi[i] < 0) else "tab:grey" for i in y[ok]])
-        ax.errorbar(rho[ok], y[ok], xerr=[rho[ok] - lo[ok], hi[ok] - rho[ok]], fmt="none", ecolor="k", capsize=2)
+        # the percentile interval need not contain rho (ties in the ranks): draw it from low to high
+        ax.hlines(y[ok], lo[ok], hi[ok], color="k", lw=1.2)
+        ax.plot(lo[ok], y[ok], "k|", hi[ok], y[ok], "k|")
         ax.axvline(0, color="k", lw=0.8)
         ax.set_yticks(y)
         ax.set_yticklabels(names, fontsize=8)
