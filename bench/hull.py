@@ -180,7 +180,7 @@ def case_interior(args):
     h = Hull(X, threads=2)
     rng = np.random.default_rng(0)
     times = {"contains": [], "distance": []}
-    for k in (50, 200, 800):
+    for k in args.interior_ks:
         Q = np.stack([rng.dirichlet(np.ones(k)) @ X[rng.choice(len(X), k, replace=False)].astype(np.float64)
                       for _ in range(args.interior_queries)])
         for meth in ("contains", "distance"):
@@ -309,7 +309,9 @@ def main(argv=None) -> int:
     ap.add_argument("--case", choices=["gaussian", "mnist", "all", "interior", "loo", "large", "single"],
                     default="all", help="all = gaussian + mnist (the other cases run on their own)")
     ap.add_argument("--interior-queries", type=int, default=8, help="queries per k for --case interior")
-    ap.add_argument("--highs-interior", type=int, default=1, help="HiGHS queries per k (a minute each)")
+    ap.add_argument("--highs-interior", type=int, default=1, help="HiGHS queries per k (minutes each)")
+    ap.add_argument("--interior-ks", type=lambda s: [int(v) for v in s.split(",")], default=[50, 200, 800],
+                    help="sizes k of the convex combinations, comma-separated")
     ap.add_argument("--pool", type=int, default=64, help="candidates per pass for --case interior")
     ap.add_argument("--loo-n", type=int, default=0, help="first n MNIST rows for --case loo (0: all)")
     ap.add_argument("--cnn-epochs", type=int, default=2)
