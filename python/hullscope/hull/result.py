@@ -161,7 +161,9 @@ class DistanceResult:
         if planes.size:
             A = self.normal[planes].T
             ex = None if self.exclude is None else self.exclude[planes]
-            step = max(1, (1 << 22) // max(1, X.shape[1]))
+            # row blocks small enough that neither the block of X nor its products with every
+            # hyperplane (rows x planes) exceed 4M entries, however many queries there are
+            step = max(1, (1 << 22) // max(1, X.shape[1], planes.size))
             for a0 in range(0, hull_rows.size, step):
                 rows = hull_rows[a0:a0 + step]
                 H = (X[rows].astype(np.float64) - o) @ A
