@@ -13,7 +13,7 @@ import numpy as np
 
 from .._verification import Checks, Verification
 
-__all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "RadiusResult", "ProjectionResult", "Certification",
+__all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "FacetConstruction", "RadiusResult", "ProjectionResult", "Certification",
            "VolumeShare", "Segment", "lp_upper_bound", "farkas_gap"]
 
 
@@ -246,6 +246,100 @@ def _check_nonfacet(ck: Checks, m, c: int, j: int, y: np.ndarray, rtol: float) -
 
 
 @dataclass(frozen=True)
+class FacetConstruction:
+    """Facet points of many class pairs in compact form (a few numbers per pair instead of d).
+
+    Built without an LP (see ``docs/regions.md``): ``V`` (K, d') holds a right inverse of the model's
+    weights on the free features, ``V_k`` moving logit k alone; the base point ``base`` has logits
+    ``z0 = W base + b``. For the pair ``(c, j)`` with level ``T`` and weight ``lam``::
+
+        dz_k = min(0, T - delta - z0_k) for k != c, j
+        x_a = clip(base + V^T dz, lo, hi) with dz_c = T + eps - z0_c, dz_j = T - eps - z0_j
+        x_b the same with eps -> -eps
+        point = lam x_a + (1 - lam) x_b      (then lifted to all features)
+
+    The points are re-derived from these numbers in numpy and checked like any other facet point;
+    nothing computed by the core is trusted (``V`` and ``base`` are just data that name the point).
+
+    Attributes
+    ----------
+    pairs : ndarray (P, 2)
+    level, weight : ndarray (P,)
+    base : ndarray (d',), V : ndarray (K, d') on the free features (lo < hi)
+    delta, eps : float
+    """
+
+    pairs: np.ndarray
+    level: np.ndarray
+    weight: np.ndarray
+    base: np.ndarray
+    V: np.ndarray
+    delta: float
+    eps: float
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def chunks(self, m, size: int = 1024):
+        """Yield ``(rows, points)``: row indices into ``pairs`` and the facet points (n, d) in full features."""
+        view = m._view
+        z0 = view.W @ self.base + view.b
+        order = np.argsort(-z0, kind="stable")
+        zs = z0[order]
+        Vo = self.V[order]
+        PV = np.vstack([np.zeros((1, Vo.shape[1])), np.cumsum(Vo, axis=0)])
+        PZ = np.vstack([np.zeros((1, Vo.shape[1])), np.cumsum(zs[:, None] * Vo, axis=0)])
+        neg = -zs  # ascending
+        for s0 in range(0, len(self.pairs), size):
+            rows = np.arange(s0, min(s0 + size, len(self.pairs)))
+            c, j = self.pairs[rows, 0], self.pairs[rows, 1]
+            T = self.level[rows]
+            t = T - self.delta
+            L = np.searchsorted(neg, -t, side="left")  # classes with z0 > t
+            top = t[:, None] * PV[L] - PZ[L]
+            for k in (c, j):  # c and j are set explicitly, not lowered
+                inside = z0[k] > t
+                top -= np.where(inside, t - z0[k], 0.0)[:, None] * self.V[k]
+            base = self.base + top
+            pts = np.empty((len(rows), view.d))
+            lam = self.weight[rows][:, None]
+            for sgn, w in ((1.0, lam), (-1.0, 1.0 - lam)):
+                x = (base + (T + sgn * self.eps - z0[c])[:, None] * self.V[c]
+                     + (T - sgn * self.eps - z0[j])[:, None] * self.V[j])
+                x = np.clip(x, view.lo, view.hi)
+                if sgn > 0:
+                    pts[:] = w * x
+                else:
+                    pts += w * x
+            yield rows, m._lift(pts)
+
+
+def _facet_points_ok(m, pairs: np.ndarray, F: np.ndarray, rtol: float, detail: bool = False):
+    """Vectorised facet-point test: in the box, z_c = z_j, and every other logit below z_c (stricter
+    than ``_check_facet_point``, which lets classes on the same hyperplane as j tie as well)."""
+    tol = logit_tol(m, rtol)
+    Z = F @ m.W.T + m.b
+    n = np.arange(len(F))
+    c, j = pairs[:, 0], pairs[:, 1]
+    zc, zj = Z[n, c], Z[n, j]
+    inbox = np.all(F >= m.lo - tol, axis=1) & np.all(F <= m.hi + tol, axis=1)
+    Z[n, c] = -np.inf
+    Z[n, j] = -np.inf
+    ok = inbox & (np.abs(zc - zj) <= tol) & (Z.max(axis=1) < zc + tol)
+    return (ok, inbox, zc, zj, Z.max(axis=1)) if detail else ok
+
+
+def _check_facet_points(ck: Checks, m, pairs: np.ndarray, F: np.ndarray, rtol: float) -> None:
+    """Vectorised check of constructed facet points (their class rows are linearly independent, so
+    no other class can share the hyperplane of j: every other logit must lie strictly below)."""
+    ok, inbox, zc, zj, zo = _facet_points_ok(m, pairs, F, rtol, detail=True)
+    c, j = pairs[:, 0], pairs[:, 1]
+    for r in np.flatnonzero(~ok):
+        ck(False, f"constructed facet point of ({c[r]}, {j[r]}) fails: in box {bool(inbox[r])}, "
+                  f"|z_c - z_j| = {abs(zc[r] - zj[r]):.3g}, best other - z_c = {zo[r] - zc[r]:.3g}")
+
+
+@dataclass(frozen=True)
 class Adjacency:
     """Which class pairs share a (d-1)-dimensional boundary within the domain.
 
@@ -263,6 +357,11 @@ class Adjacency:
         Multipliers proving each non-adjacent pair's row redundant (LP of the smaller class index).
     lps, shortcuts : int
         Facet LPs solved, and facets settled by the walk shortcut without an LP.
+    constructed : int
+        Facets proved by construction through a right inverse of W (no LP, no Chebyshev ball).
+    construction : FacetConstruction or None
+        Compact facet points of constructed pairs that are not in ``points`` (large K: P x d
+        points would not fit in memory); ``point(c, j)`` gives any pair's point either way.
     """
 
     matrix: np.ndarray
@@ -275,6 +374,22 @@ class Adjacency:
     lps: int
     shortcuts: int
     _model: object = field(repr=False, compare=False, default=None)
+    constructed: int = 0
+    construction: Optional[FacetConstruction] = None
+
+    def point(self, c: int, j: int) -> np.ndarray:
+        """A point of the facet shared by classes c and j (``z_c = z_j`` above every other logit)."""
+        c, j = (int(c), int(j)) if c < j else (int(j), int(c))
+        if not self.matrix[c, j]:
+            raise ValueError(f"c, j: classes {c} and {j} share no facet")
+        hit = np.flatnonzero((self.point_pairs[:, 0] == c) & (self.point_pairs[:, 1] == j)) \
+            if len(self.point_pairs) else np.zeros(0, int)
+        if hit.size:
+            return self.points[hit[0]]
+        con = self.construction
+        r = np.flatnonzero((con.pairs[:, 0] == c) & (con.pairs[:, 1] == j))
+        sub = FacetConstruction(con.pairs[r], con.level[r], con.weight[r], con.base, con.V, con.delta, con.eps)
+        return next(sub.chunks(self._model))[1][0]
 
     def edges(self) -> list:
         """Sorted list of adjacent pairs ``(i, j)`` with ``i < j``."""
@@ -319,16 +434,32 @@ class Adjacency:
     def verify(self, rtol: float = 1e-7) -> Verification:
         ck = Checks()
         m = self._model
-        for (c, j), f in zip(self.point_pairs, self.points):
-            _check_facet_point(ck, m, int(c), int(j), f, rtol)
+        # all dense points at once, strictly (no other class may tie); the few that fail that are
+        # checked one by one, where classes on the same hyperplane as j may tie too
+        for s0 in range(0, len(self.point_pairs), 1024):
+            pp, F = self.point_pairs[s0:s0 + 1024], self.points[s0:s0 + 1024]
+            for r in np.flatnonzero(~_facet_points_ok(m, pp, F, rtol)):
+                _check_facet_point(ck, m, int(pp[r, 0]), int(pp[r, 1]), F[r], rtol)
         for (c, j), y in zip(self.dual_pairs, self.duals):
             _check_nonfacet(ck, m, int(c), int(j), y, rtol)
+        n_con = 0
+        if self.construction is not None:
+            for rows, F in self.construction.chunks(m):
+                _check_facet_points(ck, m, self.construction.pairs[rows], F, rtol)
+            n_con = len(self.construction)
+        # every adjacent pair carries a facet point, every non-adjacent tested pair multipliers
+        iu = np.triu_indices(len(self.matrix), 1)
+        listed = np.zeros(self.matrix.shape, dtype=bool)
+        for pp in (self.point_pairs, self.construction.pairs if self.construction is not None else None):
+            if pp is not None and len(pp):
+                listed[pp[:, 0], pp[:, 1]] = True
+        ck(np.array_equal(listed[iu], self.matrix[iu]), "adjacent pairs and facet points do not match")
         ck(np.array_equal(self.matrix, self.matrix.T), "adjacency is not symmetric")
-        return ck.done(len(self.point_pairs) + len(self.dual_pairs))
+        return ck.done(len(self.point_pairs) + len(self.dual_pairs) + n_con)
 
     def __repr__(self) -> str:
         return (f"Adjacency({self.matrix.shape[0]} classes, {len(self.edges())} adjacent pairs, {self.lps} LPs, "
-                f"{self.shortcuts} by the walk)")
+                f"{self.shortcuts} by the walk, {self.constructed} by construction)")
 
 
 
