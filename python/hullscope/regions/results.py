@@ -13,8 +13,8 @@ import numpy as np
 
 from .._verification import Checks, Verification
 
-__all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "FacetConstruction", "RadiusResult", "ProjectionResult", "Certification",
-           "VolumeShare", "Segment", "lp_upper_bound", "farkas_gap"]
+__all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "FacetConstruction", "RadiusResult", "ProjectionResult",
+           "Certification", "VolumeShare", "Segment", "lp_upper_bound", "farkas_gap"]
 
 
 def _rows(W: np.ndarray, b: np.ndarray, c: int):
@@ -280,45 +280,69 @@ class FacetConstruction:
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def chunks(self, m, size: int = 1024):
-        """Yield ``(rows, points)``: row indices into ``pairs`` and the facet points (n, d) in full features."""
+    def chunks(self, m, size: int = 1024, logits: bool = False):
+        """Yield ``(rows, points)``: row indices into ``pairs`` and the facet points (n, d) in full features.
+
+        With ``logits=True`` yield ``(rows, points, Z)`` with the points' logits Z (n, K), formed
+        without a product by W per point: ``W x = W base + (W V^T) dz`` for the unclipped endpoints
+        (``W V^T`` formed once here), plus ``W (clip(x) - x)`` over the clipped coordinates only, and
+        ``z(point) = lam z(x_a) + (1 - lam) z(x_b)``: the same numbers as ``W point + b`` up to rounding.
+        """
         view = m._view
         z0 = view.W @ self.base + view.b
         order = np.argsort(-z0, kind="stable")
         zs = z0[order]
-        Vo = self.V[order]
-        PV = np.vstack([np.zeros((1, Vo.shape[1])), np.cumsum(Vo, axis=0)])
-        PZ = np.vstack([np.zeros((1, Vo.shape[1])), np.cumsum(zs[:, None] * Vo, axis=0)])
         neg = -zs  # ascending
+        # rows of V move the features; rows of U = V W^T are the logit changes those moves make
+        mats = [self.V] + ([self.V @ view.W.T] if logits else [])
+        sums = []
+        for M in mats:
+            Mo = M[order]
+            zero = np.zeros((1, M.shape[1]))
+            sums.append((np.vstack([zero, np.cumsum(Mo, axis=0)]),
+                         np.vstack([zero, np.cumsum(zs[:, None] * Mo, axis=0)])))
         for s0 in range(0, len(self.pairs), size):
             rows = np.arange(s0, min(s0 + size, len(self.pairs)))
             c, j = self.pairs[rows, 0], self.pairs[rows, 1]
             T = self.level[rows]
             t = T - self.delta
             L = np.searchsorted(neg, -t, side="left")  # classes with z0 > t
-            top = t[:, None] * PV[L] - PZ[L]
-            for k in (c, j):  # c and j are set explicitly, not lowered
-                inside = z0[k] > t
-                top -= np.where(inside, t - z0[k], 0.0)[:, None] * self.V[k]
-            base = self.base + top
-            pts = np.empty((len(rows), view.d))
+            ends = []
+            for M, (P1, P2) in zip(mats, sums):
+                top = t[:, None] * P1[L] - P2[L]  # sum over the lowered classes of (t - z0_k) M_k
+                for k in (c, j):  # c and j are set explicitly, not lowered
+                    top -= np.where(z0[k] > t, t - z0[k], 0.0)[:, None] * M[k]
+                ends.append([top + (T + sgn * self.eps - z0[c])[:, None] * M[c]
+                             + (T - sgn * self.eps - z0[j])[:, None] * M[j] for sgn in (1.0, -1.0)])
             lam = self.weight[rows][:, None]
-            for sgn, w in ((1.0, lam), (-1.0, 1.0 - lam)):
-                x = (base + (T + sgn * self.eps - z0[c])[:, None] * self.V[c]
-                     + (T - sgn * self.eps - z0[j])[:, None] * self.V[j])
-                x = np.clip(x, view.lo, view.hi)
-                if sgn > 0:
-                    pts[:] = w * x
-                else:
-                    pts += w * x
-            yield rows, m._lift(pts)
+            xa, xb = self.base + ends[0][0], self.base + ends[0][1]
+            ca, cb = np.clip(xa, view.lo, view.hi), np.clip(xb, view.lo, view.hi)
+            pts = m._lift(lam * ca + (1.0 - lam) * cb)
+            if not logits:
+                yield rows, pts
+                continue
+            za = z0 + ends[1][0] + _clip_logits(view.W, ca - xa)
+            zb = z0 + ends[1][1] + _clip_logits(view.W, cb - xb)
+            yield rows, pts, lam * za + (1.0 - lam) * zb
 
 
-def _facet_points_ok(m, pairs: np.ndarray, F: np.ndarray, rtol: float, detail: bool = False):
+def _clip_logits(W: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """``D @ W.T`` for a mostly-zero D (the clipping moves of a chunk of points)."""
+    r, i = np.nonzero(D)
+    if len(r) > 0.02 * D.size:
+        return D @ W.T
+    out = np.zeros((len(D), len(W)))
+    np.add.at(out, r, D[r, i][:, None] * W[:, i].T)
+    return out
+
+
+def _facet_points_ok(m, pairs: np.ndarray, F: np.ndarray, rtol: float, detail: bool = False,
+                     Z: Optional[np.ndarray] = None):
     """Vectorised facet-point test: in the box, z_c = z_j, and every other logit below z_c (stricter
-    than ``_check_facet_point``, which lets classes on the same hyperplane as j tie as well)."""
+    than ``_check_facet_point``, which lets classes on the same hyperplane as j tie as well). ``Z``:
+    the points' logits when already formed (else ``F @ W.T + b``)."""
     tol = logit_tol(m, rtol)
-    Z = F @ m.W.T + m.b
+    Z = F @ m.W.T + m.b if Z is None else Z.copy()
     n = np.arange(len(F))
     c, j = pairs[:, 0], pairs[:, 1]
     zc, zj = Z[n, c], Z[n, j]
@@ -329,10 +353,11 @@ def _facet_points_ok(m, pairs: np.ndarray, F: np.ndarray, rtol: float, detail: b
     return (ok, inbox, zc, zj, Z.max(axis=1)) if detail else ok
 
 
-def _check_facet_points(ck: Checks, m, pairs: np.ndarray, F: np.ndarray, rtol: float) -> None:
+def _check_facet_points(ck: Checks, m, pairs: np.ndarray, F: np.ndarray, rtol: float,
+                        Z: Optional[np.ndarray] = None) -> None:
     """Vectorised check of constructed facet points (their class rows are linearly independent, so
     no other class can share the hyperplane of j: every other logit must lie strictly below)."""
-    ok, inbox, zc, zj, zo = _facet_points_ok(m, pairs, F, rtol, detail=True)
+    ok, inbox, zc, zj, zo = _facet_points_ok(m, pairs, F, rtol, detail=True, Z=Z)
     c, j = pairs[:, 0], pairs[:, 1]
     for r in np.flatnonzero(~ok):
         ck(False, f"constructed facet point of ({c[r]}, {j[r]}) fails: in box {bool(inbox[r])}, "
@@ -431,7 +456,11 @@ class Adjacency:
             fig.savefig(path, dpi=120)
         return fig
 
-    def verify(self, rtol: float = 1e-7) -> Verification:
+    def verify(self, rtol: float = 1e-7, direct: bool = False) -> Verification:
+        """Re-check every certificate in numpy. Compact (constructed) facet points are rebuilt from
+        their numbers; their logits come from the linear algebra of the construction (``direct=False``,
+        see :meth:`FacetConstruction.chunks`) or from ``W p + b`` per point (``direct=True``: a
+        product by W per point, minutes at K = 1000)."""
         ck = Checks()
         m = self._model
         # all dense points at once, strictly (no other class may tie); the few that fail that are
@@ -444,8 +473,9 @@ class Adjacency:
             _check_nonfacet(ck, m, int(c), int(j), y, rtol)
         n_con = 0
         if self.construction is not None:
-            for rows, F in self.construction.chunks(m):
-                _check_facet_points(ck, m, self.construction.pairs[rows], F, rtol)
+            for out in self.construction.chunks(m, logits=not direct):
+                _check_facet_points(ck, m, self.construction.pairs[out[0]], out[1], rtol,
+                                    Z=None if direct else out[2])
             n_con = len(self.construction)
         # every adjacent pair carries a facet point, every non-adjacent tested pair multipliers
         iu = np.triu_indices(len(self.matrix), 1)
