@@ -110,7 +110,7 @@ def test_compact_certificates_verify_and_catch_tampering(monkeypatch):
     assert np.array_equal(adj.matrix, dense.matrix) and np.array_equal(adj.status, dense.status)
     ver = adj.verify()
     assert ver and ver.checked == len(adj.point_pairs) + len(adj.dual_pairs) + len(con)
-    assert adj.verify(direct=True)
+    assert adj.verify(algebraic=True)
     # the verifier's logits from the construction's algebra are W p + b up to rounding
     for rows, F, Z in con.chunks(reg, size=100, logits=True):
         assert np.max(np.abs(Z - (F @ W.T + b))) < 1e-11
@@ -130,7 +130,7 @@ def test_compact_certificates_verify_and_catch_tampering(monkeypatch):
                 dataclasses.replace(con, eps=3 * con.eps),
                 dataclasses.replace(con, pairs=np.roll(con.pairs, 1, axis=0))):
         assert not dataclasses.replace(adj, construction=bad).verify()
-        assert not dataclasses.replace(adj, construction=bad).verify(direct=True)
+        assert not dataclasses.replace(adj, construction=bad).verify(algebraic=True)
     # a facet claimed without any point is caught too
     short = dataclasses.replace(con, pairs=con.pairs[1:], level=con.level[1:], weight=con.weight[1:])
     assert not dataclasses.replace(adj, construction=short).verify()

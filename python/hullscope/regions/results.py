@@ -456,11 +456,11 @@ class Adjacency:
             fig.savefig(path, dpi=120)
         return fig
 
-    def verify(self, rtol: float = 1e-7, direct: bool = False) -> Verification:
+    def verify(self, rtol: float = 1e-7, algebraic: bool = False) -> Verification:
         """Re-check every certificate in numpy. Compact (constructed) facet points are rebuilt from
-        their numbers; their logits come from the linear algebra of the construction (``direct=False``,
-        see :meth:`FacetConstruction.chunks`) or from ``W p + b`` per point (``direct=True``: a
-        product by W per point, minutes at K = 1000)."""
+        their numbers and their logits evaluated as ``W p + b``; ``algebraic=True`` forms the logits
+        from the construction's linear algebra instead (see :meth:`FacetConstruction.chunks`; not
+        faster in numpy at K = 1000, where rebuilding the points dominates)."""
         ck = Checks()
         m = self._model
         # all dense points at once, strictly (no other class may tie); the few that fail that are
@@ -473,9 +473,9 @@ class Adjacency:
             _check_nonfacet(ck, m, int(c), int(j), y, rtol)
         n_con = 0
         if self.construction is not None:
-            for out in self.construction.chunks(m, logits=not direct):
+            for out in self.construction.chunks(m, logits=algebraic):
                 _check_facet_points(ck, m, self.construction.pairs[out[0]], out[1], rtol,
-                                    Z=None if direct else out[2])
+                                    Z=out[2] if algebraic else None)
             n_con = len(self.construction)
         # every adjacent pair carries a facet point, every non-adjacent tested pair multipliers
         iu = np.triu_indices(len(self.matrix), 1)
