@@ -214,7 +214,7 @@ def test_adjacency_matches_highs(K, d, dom):
             if np.isfinite(v):
                 assert exact.margin[c, j] == pytest.approx(v, rel=1e-6, abs=1e-7)
     assert adj.verify() and exact.verify()
-    assert adj.lps + adj.shortcuts >= len(full) * (len(full) - 1) // 2
+    assert adj.lps + adj.shortcuts + adj.constructed >= len(full) * (len(full) - 1) // 2
 
 
 def test_facets_of_one_class_and_thread_independence():

@@ -312,14 +312,22 @@ py::dict region_facets(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, Index c, CA
 }
 
 py::dict region_adjacency(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayI status, CArrayD radius,
-                          CArrayD center, double tol, bool exact, double feas_tol, int threads) {
+                          CArrayD center, double tol, bool exact, double feas_tol, int threads,
+                          std::optional<py::array_t<std::uint8_t, py::array::c_style>> todo) {
     Model mo = make_model(W, b, lo, hi);
     const Index K = W.shape(0), d = W.shape(1);
     auto cheb = unpack_chebyshev(status, radius, center, K, d);
+    std::vector<char> tv;
+    if (todo) {
+        if (todo->ndim() != 2 || todo->shape(0) != K || todo->shape(1) != K)
+            throw std::invalid_argument("todo: expected a (K, K) uint8 mask of the pairs to test");
+        tv.assign(todo->data(), todo->data() + K * K);
+    }
     hullscope::AdjacencyResult r;
     {
         py::gil_scoped_release rel;
-        r = hullscope::adjacency(mo.rm(), cheb, exact ? -tol : tol, lp_options(feas_tol, 0), threads);
+        r = hullscope::adjacency(mo.rm(), cheb, exact ? -tol : tol, lp_options(feas_tol, 0), threads,
+                                 todo ? &tv : nullptr);
     }
     const py::ssize_t k = K, P = r.points.rows(), Q = r.duals.rows();
     py::dict out;
@@ -332,6 +340,35 @@ py::dict region_adjacency(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, CArrayI 
     out["lps"] = r.lps;
     out["shortcuts"] = r.shortcuts;
     out["iterations"] = r.iterations;
+    return out;
+}
+
+py::dict region_construct(CArrayD W, CArrayD b, CArrayD lo, CArrayD hi, double tol, int threads) {
+    Model mo = make_model(W, b, lo, hi);
+    const Index K = W.shape(0);
+    hullscope::ConstructedFacets r;
+    {
+        py::gil_scoped_release rel;
+        r = hullscope::construct_facets(mo.rm(), tol, threads);
+    }
+    const py::ssize_t k = K;
+    py::dict out;
+    out["applies"] = r.applies;
+    out["base"] = to_vec(r.base);
+    out["V"] = to_array(r.V);
+    out["delta"] = r.delta;
+    out["eps"] = r.eps;
+    out["inverse_error"] = r.inverse_error;
+    out["status"] = take(std::move(r.status), {k, k});
+    out["level"] = take(std::move(r.level), {k, k});
+    out["weight"] = take(std::move(r.weight), {k, k});
+    out["value"] = take(std::move(r.value), {k, k});
+    out["proven"] = r.proven;
+    out["clipped"] = r.clipped;
+    out["refined"] = r.refined;
+    const py::ssize_t R = r.points.rows();
+    out["point_pairs"] = take(std::move(r.point_pairs), {R, 2});
+    out["points"] = to_array(r.points);
     return out;
 }
 
@@ -425,9 +462,15 @@ void bind_regions(py::module_& m) {
     m.def("region_adjacency", &region_adjacency, py::arg("W").noconvert(), py::arg("b").noconvert(),
           py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("status").noconvert(),
           py::arg("radius").noconvert(), py::arg("center").noconvert(), py::arg("tol"), py::arg("exact") = false,
-          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0,
-          "Facet tests of every class pair (one LP per unordered pair): (K, K) FacetStatus and values, facet points\n"
-          "and dual certificates, in parallel over classes.");
+          py::arg("feas_tol") = 1e-9, py::arg("threads") = 0, py::arg("todo").noconvert() = py::none(),
+          "Facet tests of every class pair (one LP per unordered pair; only the pairs c < j with todo[c, j] != 0\n"
+          "when a (K, K) uint8 mask is given): (K, K) FacetStatus and values, facet points and dual certificates,\n"
+          "in parallel over classes.");
+    m.def("region_construct", &region_construct, py::arg("W").noconvert(), py::arg("b").noconvert(),
+          py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("tol"), py::arg("threads") = 0,
+          "Facets of every class pair by construction through a right inverse V of W (no LP): applies, base point,\n"
+          "V (K, d), delta, eps, and per pair (K, K) status (facet / not_tested), level T, weight lam and a lower\n"
+          "bound of the LP value; see regions.hpp.");
     m.def("region_project", &region_project, py::arg("W").noconvert(), py::arg("b").noconvert(),
           py::arg("lo").noconvert(), py::arg("hi").noconvert(), py::arg("F").noconvert(),
           py::arg("source").noconvert(), py::arg("target").noconvert(), py::arg("mode"), py::arg("tol") = 1e-10,

@@ -100,8 +100,38 @@ struct AdjacencyResult {
     RowMatrixXd duals;               // (Q, K)
     Index lps = 0, shortcuts = 0, iterations = 0;
 };
+// `todo` (K * K, optional): test only the pairs {c, j} (c < j) with todo[c * K + j] != 0; the others stay
+// kFacetNotTested and need no Chebyshev result.
 AdjacencyResult adjacency(const RegionModel& M, const std::vector<ChebyshevResult>& cheb, double tol,
-                          const LPOptions& opt, int threads);
+                          const LPOptions& opt, int threads, const std::vector<char>* todo = nullptr);
+
+// Facets of every pair by construction, without an LP. With a right inverse V of W (W V = I, taken
+// minimal in the box-weighted norm sum_i (df_i / s_i)^2, s_i the box half-width), any logit change dz is
+// realised exactly by the move V dz. For the pair {c, j} (c < j) with level T:
+//   dz_k = min(0, T - delta - z0_k) for k != c, j (classes above the level are pushed down to it),
+//   endpoint a: dz_c = T + eps - z0_c, dz_j = T - eps - z0_j;  endpoint b: the same with eps -> -eps,
+//   x_a = clip(base + V dz_a, lo, hi), x_b likewise, and the facet point p = lam x_a + (1 - lam) x_b,
+// where z0 = W base + b, T minimises |dz|^2 (a water level found in O(#lowered classes)) and lam makes
+// z_c(p) = z_j(p). A pair is proved when, after the clipping, z_c > z_j at x_a, z_j > z_c at x_b and both
+// beat every other class by at least (delta - eps) / 2 at both endpoints: then p is a tie point of c and
+// j strictly above every other logit, inside the box (the logits are linear in f, so the margins carry
+// over to p). Cost O((L + 6) d + K) per pair, L the number of lowered classes, against one LP of K rows
+// and d columns. Pairs the clipping spoils get a second pass (below); what is left goes to the LP path.
+struct ConstructedFacets {
+    bool applies = false;       // false: W has no well-conditioned right inverse (K > d, dependent rows)
+    Eigen::VectorXd base;       // (d,)
+    RowMatrixXd V;              // (K, d): row k is column k of the right inverse (W V^T = I)
+    double delta = 0.0, eps = 0.0, inverse_error = 0.0;  // inverse_error: max |W V^T - I|
+    std::vector<int> status;    // (K * K), symmetric: kFacet for proved pairs, else kFacetNotTested
+    std::vector<double> level, weight, value;  // (K * K) T, lam, lower bound of the LP value (slot c < j)
+    Index proven = 0, clipped = 0;  // pairs proved in the first pass; pairs whose endpoints needed clipping
+    // Second pass (pairs the clipping spoiled): endpoints solved exactly on the coordinates left free,
+    // with coordinates that leave the box fixed at their bounds; their facet points are listed densely.
+    Index refined = 0;
+    std::vector<Index> point_pairs;  // (refined, 2), c < j
+    RowMatrixXd points;              // (refined, d)
+};
+ConstructedFacets construct_facets(const RegionModel& M, double tol, int threads);
 
 // Projection of every row of F (N, d) onto a polyhedron per row:
 //   kToRegion: the region of class target[i] (distance to class);

@@ -22,8 +22,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .._validation import as_matrix, as_vector, resolve_threads, to_numpy
-from .results import (Adjacency, Certification, ChebyshevBall, FacetSet, ProjectionResult, RadiusResult,
-                      Segment, _closed_form_worst)
+from .results import (Adjacency, Certification, ChebyshevBall, FacetConstruction, FacetSet, ProjectionResult,
+                      RadiusResult, Segment, _closed_form_worst)
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,9 @@ class LinearRegions:
 
     #: Facet margins (feature units, relative to ``scale``) at or below this count as "not a facet".
     facet_rtol = 1e-7
+    #: Constructed facet points are listed densely in ``Adjacency.points`` up to this many numbers
+    #: (pairs x d); beyond it they stay compact in ``Adjacency.construction``.
+    dense_points_limit = 2 ** 22
 
     def __init__(self, W: Any, b: Any, domain: Any = None, *, threads: Optional[int] = None) -> None:
         self.W = as_matrix(W, "W")
@@ -322,23 +325,88 @@ class LinearRegions:
         return FacetSet(c, r["targets"], status == "facet", status, r["value"], self._lift(r["point"]), r["dual"],
                         int(r["lps"]), int(r["shortcuts"]), self)
 
-    def adjacency(self, *, exact: bool = False, progress: bool = False) -> Adjacency:
+    def adjacency(self, *, exact: bool = False, progress: bool = False, construct: bool = True) -> Adjacency:
         """Which class pairs share a (d-1)-dimensional boundary inside the domain.
 
         One facet test per unordered pair of full-dimensional regions, parallel over classes. Returns
         an :class:`Adjacency` whose ``matrix`` is the K x K boolean adjacency.
+
+        Unless ``exact`` (or ``construct=False``), the pairs are first proved by construction: a right
+        inverse V of W (K <= d, independent class rows) moves any set of logits exactly, so a tie
+        point of c and j above every other class is built in O(d) per pair and checked after
+        clipping to the box. Only the pairs it cannot prove go to the Chebyshev balls of their
+        classes, the projected-gradient walk and one LP each. ``exact=True`` solves every LP.
         """
         self._need_box_domain("adjacency")
-        st, rad, cen = self._cheb_arrays()
+        core = _core()
         v = self._view
-        r = _core().region_adjacency(v.W, v.b, v.lo, v.hi, st, rad, cen, self.facet_tol, exact,
-                                     threads=self.threads)
-        status = _facet_names(r["status"])
+        K = self.K
+        con = None
+        todo = None
+        if not exact and construct:
+            con = core.region_construct(v.W, v.b, v.lo, v.hi, self.facet_tol, threads=self.threads)
+            if con["applies"]:
+                todo = np.triu(con["status"] != int(core.FacetStatus.facet), 1).astype(np.uint8)
+            else:
+                con = None
+        if todo is None:
+            st, rad, cen = self._cheb_arrays()
+            r = core.region_adjacency(v.W, v.b, v.lo, v.hi, st, rad, cen, self.facet_tol, exact,
+                                      threads=self.threads)
+        else:
+            need = np.flatnonzero(todo.any(axis=0) | todo.any(axis=1))
+            st, rad, cen = self._cheb_subset(need)
+            r = core.region_adjacency(v.W, v.b, v.lo, v.hi, st, rad, cen, self.facet_tol, exact,
+                                      threads=self.threads, todo=todo)
+        status_codes = r["status"]
+        value = r["value"]
+        construction = None
+        n_con = 0
+        point_pairs, points = r["point_pairs"], self._lift(r["points"]) if len(r["points"]) else np.zeros((0, self.d))
+        if con is not None:
+            done = con["status"] == int(core.FacetStatus.facet)
+            status_codes = np.where(done, con["status"], status_codes)
+            value = np.where(done, con["value"], value)
+            # pairs of the second pass carry dense points; the first pass's are compact
+            if len(con["points"]):
+                point_pairs = np.vstack([point_pairs.reshape(-1, 2), con["point_pairs"]])
+                points = np.vstack([points, self._lift(con["points"])])
+                done = done.copy()
+                done[con["point_pairs"][:, 0], con["point_pairs"][:, 1]] = False
+            ci, cj = np.nonzero(np.triu(done, 1))
+            n_con = len(ci) + len(con["points"])
+            construction = FacetConstruction(np.stack([ci, cj], 1).astype(np.int64), con["level"][ci, cj],
+                                             con["weight"][ci, cj], con["base"], con["V"], float(con["delta"]),
+                                             float(con["eps"]))
+            if len(ci) * self.d <= self.dense_points_limit:
+                # small enough: list the constructed points like the LP path's, sorted by pair
+                extra = np.vstack([F for _, F in construction.chunks(self)]) if len(ci) else np.zeros((0, self.d))
+                pp = np.vstack([point_pairs.reshape(-1, 2), construction.pairs])
+                pts = np.vstack([points, extra])
+                o = np.lexsort((pp[:, 1], pp[:, 0]))
+                point_pairs, points = pp[o], pts[o]
+                construction = None
+        status = _facet_names(status_codes)
         if np.any(status == "unconverged"):
             logger.warning("%d facet LPs did not converge", int((status == "unconverged").sum()) // 2)
-        points = self._lift(r["points"]) if len(r["points"]) else np.zeros((0, self.d))
-        return Adjacency(status == "facet", status, r["value"], r["point_pairs"], points, r["dual_pairs"],
-                         r["duals"], int(r["lps"]), int(r["shortcuts"]), self)
+        return Adjacency(status == "facet", status, value, point_pairs, points, r["dual_pairs"],
+                         r["duals"], int(r["lps"]), int(r["shortcuts"]), self, constructed=n_con,
+                         construction=construction)
+
+    def _cheb_subset(self, classes: np.ndarray):
+        """Chebyshev status, radius and centre arrays (K entries) with only ``classes`` computed (the
+        others 'unconverged'), unless all balls are cached already."""
+        if self._cheb is not None or len(classes) == self.K:
+            return self._cheb_arrays()
+        v = self._view
+        st = np.full(self.K, int(_core().RegionStatus.unconverged), dtype=np.int64)
+        rad = np.full(self.K, np.nan)
+        cen = np.zeros((self.K, v.d))
+        if len(classes):
+            ch = _core().region_chebyshev(v.W, v.b, v.lo, v.hi, np.ascontiguousarray(classes, dtype=np.int64),
+                                          threads=self.threads)
+            st[classes], rad[classes], cen[classes] = ch["status"], ch["radius"], ch["center"]
+        return st, rad, cen
 
     # ------------------------------------------------------------------ distances
     def certified_radius(self, F: Any) -> RadiusResult:

@@ -13,8 +13,8 @@ import numpy as np
 
 from .._verification import Checks, Verification
 
-__all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "RadiusResult", "ProjectionResult", "Certification",
-           "VolumeShare", "Segment", "lp_upper_bound", "farkas_gap"]
+__all__ = ["ChebyshevBall", "FacetSet", "Adjacency", "FacetConstruction", "RadiusResult", "ProjectionResult",
+           "Certification", "VolumeShare", "Segment", "lp_upper_bound", "farkas_gap"]
 
 
 def _rows(W: np.ndarray, b: np.ndarray, c: int):
@@ -246,6 +246,125 @@ def _check_nonfacet(ck: Checks, m, c: int, j: int, y: np.ndarray, rtol: float) -
 
 
 @dataclass(frozen=True)
+class FacetConstruction:
+    """Facet points of many class pairs in compact form (a few numbers per pair instead of d).
+
+    Built without an LP (see ``docs/regions.md``): ``V`` (K, d') holds a right inverse of the model's
+    weights on the free features, ``V_k`` moving logit k alone; the base point ``base`` has logits
+    ``z0 = W base + b``. For the pair ``(c, j)`` with level ``T`` and weight ``lam``::
+
+        dz_k = min(0, T - delta - z0_k) for k != c, j
+        x_a = clip(base + V^T dz, lo, hi) with dz_c = T + eps - z0_c, dz_j = T - eps - z0_j
+        x_b the same with eps -> -eps
+        point = lam x_a + (1 - lam) x_b      (then lifted to all features)
+
+    The points are re-derived from these numbers in numpy and checked like any other facet point;
+    nothing computed by the core is trusted (``V`` and ``base`` are just data that name the point).
+
+    Attributes
+    ----------
+    pairs : ndarray (P, 2)
+    level, weight : ndarray (P,)
+    base : ndarray (d',), V : ndarray (K, d') on the free features (lo < hi)
+    delta, eps : float
+    """
+
+    pairs: np.ndarray
+    level: np.ndarray
+    weight: np.ndarray
+    base: np.ndarray
+    V: np.ndarray
+    delta: float
+    eps: float
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def chunks(self, m, size: int = 1024, logits: bool = False):
+        """Yield ``(rows, points)``: row indices into ``pairs`` and the facet points (n, d) in full features.
+
+        With ``logits=True`` yield ``(rows, points, Z)`` with the points' logits Z (n, K), formed
+        without a product by W per point: ``W x = W base + (W V^T) dz`` for the unclipped endpoints
+        (``W V^T`` formed once here), plus ``W (clip(x) - x)`` over the clipped coordinates only, and
+        ``z(point) = lam z(x_a) + (1 - lam) z(x_b)``: the same numbers as ``W point + b`` up to rounding.
+        """
+        view = m._view
+        z0 = view.W @ self.base + view.b
+        order = np.argsort(-z0, kind="stable")
+        zs = z0[order]
+        neg = -zs  # ascending
+        # rows of V move the features; rows of U = V W^T are the logit changes those moves make
+        mats = [self.V] + ([self.V @ view.W.T] if logits else [])
+        sums = []
+        for M in mats:
+            Mo = M[order]
+            zero = np.zeros((1, M.shape[1]))
+            sums.append((np.vstack([zero, np.cumsum(Mo, axis=0)]),
+                         np.vstack([zero, np.cumsum(zs[:, None] * Mo, axis=0)])))
+        for s0 in range(0, len(self.pairs), size):
+            rows = np.arange(s0, min(s0 + size, len(self.pairs)))
+            c, j = self.pairs[rows, 0], self.pairs[rows, 1]
+            T = self.level[rows]
+            t = T - self.delta
+            L = np.searchsorted(neg, -t, side="left")  # classes with z0 > t
+            ends = []
+            for M, (P1, P2) in zip(mats, sums):
+                top = t[:, None] * P1[L] - P2[L]  # sum over the lowered classes of (t - z0_k) M_k
+                for k in (c, j):  # c and j are set explicitly, not lowered
+                    top -= np.where(z0[k] > t, t - z0[k], 0.0)[:, None] * M[k]
+                ends.append([top + (T + sgn * self.eps - z0[c])[:, None] * M[c]
+                             + (T - sgn * self.eps - z0[j])[:, None] * M[j] for sgn in (1.0, -1.0)])
+            lam = self.weight[rows][:, None]
+            xa, xb = self.base + ends[0][0], self.base + ends[0][1]
+            ca, cb = np.clip(xa, view.lo, view.hi), np.clip(xb, view.lo, view.hi)
+            pts = m._lift(lam * ca + (1.0 - lam) * cb)
+            if not logits:
+                yield rows, pts
+                continue
+            za = z0 + ends[1][0] + _clip_logits(view.W, ca - xa)
+            zb = z0 + ends[1][1] + _clip_logits(view.W, cb - xb)
+            yield rows, pts, lam * za + (1.0 - lam) * zb
+
+
+def _clip_logits(W: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """``D @ W.T`` for a mostly-zero D (the clipping moves of a chunk of points)."""
+    r, i = np.nonzero(D)
+    if len(r) > 0.02 * D.size:
+        return D @ W.T
+    out = np.zeros((len(D), len(W)))
+    np.add.at(out, r, D[r, i][:, None] * W[:, i].T)
+    return out
+
+
+def _facet_points_ok(m, pairs: np.ndarray, F: np.ndarray, rtol: float, detail: bool = False,
+                     Z: Optional[np.ndarray] = None):
+    """Vectorised facet-point test: in the box, z_c = z_j, and every other logit below z_c (stricter
+    than ``_check_facet_point``, which lets classes on the same hyperplane as j tie as well). ``Z``:
+    the points' logits when already formed (else ``F @ W.T + b``)."""
+    tol = logit_tol(m, rtol)
+    Z = F @ m.W.T + m.b if Z is None else Z.copy()
+    n = np.arange(len(F))
+    c, j = pairs[:, 0], pairs[:, 1]
+    zc, zj = Z[n, c], Z[n, j]
+    inbox = np.all(F >= m.lo - tol, axis=1) & np.all(F <= m.hi + tol, axis=1)
+    Z[n, c] = -np.inf
+    Z[n, j] = -np.inf
+    ok = inbox & (np.abs(zc - zj) <= tol) & (Z.max(axis=1) < zc + tol)
+    return (ok, inbox, zc, zj, Z.max(axis=1)) if detail else ok
+
+
+def _check_facet_points(ck: Checks, m, pairs: np.ndarray, F: np.ndarray, rtol: float,
+                        Z: Optional[np.ndarray] = None) -> None:
+    """Vectorised check of constructed facet points (their class rows are linearly independent, so
+    no other class can share the hyperplane of j: every other logit must lie strictly below)."""
+    ok, inbox, zc, zj, zo = _facet_points_ok(m, pairs, F, rtol, detail=True, Z=Z)
+    c, j = pairs[:, 0], pairs[:, 1]
+    for r in np.flatnonzero(~ok):
+        ck(False, f"constructed facet point of ({c[r]}, {j[r]}) fails: in box {bool(inbox[r])}, "
+                  f"|z_c - z_j| = {abs(zc[r] - zj[r]):.3g}, best other - z_c = {zo[r] - zc[r]:.3g}")
+
+
+@dataclass(frozen=True)
 class Adjacency:
     """Which class pairs share a (d-1)-dimensional boundary within the domain.
 
@@ -263,6 +382,11 @@ class Adjacency:
         Multipliers proving each non-adjacent pair's row redundant (LP of the smaller class index).
     lps, shortcuts : int
         Facet LPs solved, and facets settled by the walk shortcut without an LP.
+    constructed : int
+        Facets proved by construction through a right inverse of W (no LP, no Chebyshev ball).
+    construction : FacetConstruction or None
+        Compact facet points of constructed pairs that are not in ``points`` (large K: P x d
+        points would not fit in memory); ``point(c, j)`` gives any pair's point either way.
     """
 
     matrix: np.ndarray
@@ -275,6 +399,22 @@ class Adjacency:
     lps: int
     shortcuts: int
     _model: object = field(repr=False, compare=False, default=None)
+    constructed: int = 0
+    construction: Optional[FacetConstruction] = None
+
+    def point(self, c: int, j: int) -> np.ndarray:
+        """A point of the facet shared by classes c and j (``z_c = z_j`` above every other logit)."""
+        c, j = (int(c), int(j)) if c < j else (int(j), int(c))
+        if not self.matrix[c, j]:
+            raise ValueError(f"c, j: classes {c} and {j} share no facet")
+        hit = np.flatnonzero((self.point_pairs[:, 0] == c) & (self.point_pairs[:, 1] == j)) \
+            if len(self.point_pairs) else np.zeros(0, int)
+        if hit.size:
+            return self.points[hit[0]]
+        con = self.construction
+        r = np.flatnonzero((con.pairs[:, 0] == c) & (con.pairs[:, 1] == j))
+        sub = FacetConstruction(con.pairs[r], con.level[r], con.weight[r], con.base, con.V, con.delta, con.eps)
+        return next(sub.chunks(self._model))[1][0]
 
     def edges(self) -> list:
         """Sorted list of adjacent pairs ``(i, j)`` with ``i < j``."""
@@ -316,19 +456,40 @@ class Adjacency:
             fig.savefig(path, dpi=120)
         return fig
 
-    def verify(self, rtol: float = 1e-7) -> Verification:
+    def verify(self, rtol: float = 1e-7, algebraic: bool = False) -> Verification:
+        """Re-check every certificate in numpy. Compact (constructed) facet points are rebuilt from
+        their numbers and their logits evaluated as ``W p + b``; ``algebraic=True`` forms the logits
+        from the construction's linear algebra instead (see :meth:`FacetConstruction.chunks`; not
+        faster in numpy at K = 1000, where rebuilding the points dominates)."""
         ck = Checks()
         m = self._model
-        for (c, j), f in zip(self.point_pairs, self.points):
-            _check_facet_point(ck, m, int(c), int(j), f, rtol)
+        # all dense points at once, strictly (no other class may tie); the few that fail that are
+        # checked one by one, where classes on the same hyperplane as j may tie too
+        for s0 in range(0, len(self.point_pairs), 1024):
+            pp, F = self.point_pairs[s0:s0 + 1024], self.points[s0:s0 + 1024]
+            for r in np.flatnonzero(~_facet_points_ok(m, pp, F, rtol)):
+                _check_facet_point(ck, m, int(pp[r, 0]), int(pp[r, 1]), F[r], rtol)
         for (c, j), y in zip(self.dual_pairs, self.duals):
             _check_nonfacet(ck, m, int(c), int(j), y, rtol)
+        n_con = 0
+        if self.construction is not None:
+            for out in self.construction.chunks(m, logits=algebraic):
+                _check_facet_points(ck, m, self.construction.pairs[out[0]], out[1], rtol,
+                                    Z=out[2] if algebraic else None)
+            n_con = len(self.construction)
+        # every adjacent pair carries a facet point, every non-adjacent tested pair multipliers
+        iu = np.triu_indices(len(self.matrix), 1)
+        listed = np.zeros(self.matrix.shape, dtype=bool)
+        for pp in (self.point_pairs, self.construction.pairs if self.construction is not None else None):
+            if pp is not None and len(pp):
+                listed[pp[:, 0], pp[:, 1]] = True
+        ck(np.array_equal(listed[iu], self.matrix[iu]), "adjacent pairs and facet points do not match")
         ck(np.array_equal(self.matrix, self.matrix.T), "adjacency is not symmetric")
-        return ck.done(len(self.point_pairs) + len(self.dual_pairs))
+        return ck.done(len(self.point_pairs) + len(self.dual_pairs) + n_con)
 
     def __repr__(self) -> str:
         return (f"Adjacency({self.matrix.shape[0]} classes, {len(self.edges())} adjacent pairs, {self.lps} LPs, "
-                f"{self.shortcuts} by the walk)")
+                f"{self.shortcuts} by the walk, {self.constructed} by construction)")
 
 
 
