@@ -60,7 +60,7 @@ def fig_agreement(report: Dict[str, Any], path: Path) -> bool:
     groups = [g for g in report["agreement"] if report["agreement"][g]["sets"]]
     if not groups:
         return False
-    fig, axes = subplots(1, 2 * len(groups), figsize=(6.5 * len(groups), 4.2))
+    fig, axes = subplots(1, 2 * len(groups), figsize=(8.5 * len(groups), 4.4))
     for j, g in enumerate(groups):
         sets = report["agreement"][g]["sets"]
         names = list(sets)
@@ -72,7 +72,7 @@ def fig_agreement(report: Dict[str, Any], path: Path) -> bool:
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels([s.replace(" (pixel rays, t in (1, 3])", " (rays)") for s in names], fontsize=8)
         ax.set_xlim(0, 1)
-        ax.set_xlabel("mean pairwise agreement: inside (blue), outside (red), test")
+        ax.set_xlabel("mean pairwise agreement\n(inside blue, outside red, test grey)")
         ax.set_title(_short(g), fontsize=9)
         ax = axes[0, 2 * j + 1]
         ins = [s for s in names if s.startswith(("knn", "random"))]
@@ -85,7 +85,7 @@ def fig_agreement(report: Dict[str, Any], path: Path) -> bool:
             ax.scatter(a_in, a_out, s=12, alpha=0.7)
             lo = float(min(a_in.min(), a_out.min(), 0.9)) - 0.02
             ax.plot([lo, 1], [lo, 1], color="grey", lw=0.8)
-        ax.set_xlabel("agreement inside (mean over Dirichlet sets)")
+        ax.set_xlabel("agreement inside\n(mean over the Dirichlet sets)")
         ax.set_ylabel("agreement outside (pixel rays)")
         ax.set_title(f"{_short(g)}: one dot per model pair", fontsize=9)
     fig.tight_layout()
