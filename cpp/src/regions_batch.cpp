@@ -22,6 +22,21 @@ namespace hullscope {
 namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
+// Margins of the two endpoints of a pair {c, j}: ga = z_c - z_j at the first (c leads), gb at the
+// second (j leads), and ma, mb: how far the lower of z_c, z_j stays above every other logit.
+struct EndMargins {
+    double ga, gb, ma, mb;
+};
+EndMargins end_margins(const Eigen::VectorXd& za, const Eigen::VectorXd& zb, Index c, Index j) {
+    double oa = -kInf, ob = -kInf;
+    for (Index k = 0; k < za.size(); ++k) {
+        if (k == c || k == j) continue;
+        oa = std::max(oa, za[k]);
+        ob = std::max(ob, zb[k]);
+    }
+    return {za[c] - za[j], zb[c] - zb[j], std::min(za[c], za[j]) - oa, std::min(zb[c], zb[j]) - ob};
+}
+
 }  // namespace
 
 std::vector<ChebyshevResult> chebyshev_all(const RegionModel& M, const std::vector<Index>& classes,
@@ -219,14 +234,7 @@ ConstructedFacets construct_facets(const RegionModel& M, double tol, int threads
             any |= endpoint(zb);
             for (Index k : low) dz[k] = 0.0;
             dz[c] = dz[j] = 0.0;
-            double oa = -std::numeric_limits<double>::infinity(), ob = oa;
-            for (Index k = 0; k < K; ++k) {
-                if (k == c || k == j) continue;
-                oa = std::max(oa, za[k]);
-                ob = std::max(ob, zb[k]);
-            }
-            const double ga = za[c] - za[j], gb = zb[c] - zb[j];
-            const double ma = std::min(za[c], za[j]) - oa, mb = std::min(zb[c], zb[j]) - ob;
+            const auto [ga, gb, ma, mb] = end_margins(za, zb, c, j);
             if (any) ++clipped[c];
             const double nj = (M.W.row(j) - M.W.row(c)).norm();
             if (!(ga >= eps + err && -gb >= eps + err && ma >= mu + err && mb >= mu + err)) continue;
@@ -296,14 +304,7 @@ ConstructedFacets construct_facets(const RegionModel& M, double tol, int threads
             f[e] = x;
         }
         const Eigen::VectorXd za = M.W * f[0] + M.b, zb = M.W * f[1] + M.b;
-        double oa = -std::numeric_limits<double>::infinity(), ob = oa;
-        for (Index k = 0; k < K; ++k) {
-            if (k == c || k == j) continue;
-            oa = std::max(oa, za[k]);
-            ob = std::max(ob, zb[k]);
-        }
-        const double ga = za[c] - za[j], gb = zb[c] - zb[j];
-        const double ma = std::min(za[c], za[j]) - oa, mb = std::min(zb[c], zb[j]) - ob;
+        const auto [ga, gb, ma, mb] = end_margins(za, zb, c, j);
         const double err = 1e-11 * (1.0 + za.cwiseAbs().maxCoeff() + zb.cwiseAbs().maxCoeff());
         const double nj = (M.W.row(j) - M.W.row(c)).norm();
         if (!(ga >= eps + err && -gb >= eps + err && ma >= mu + err && mb >= mu + err)) return;
