@@ -224,6 +224,8 @@ def case_loo(args):
          ms_per_row=1e3 * dt / len(X), non_vertices=int((r.status != "outside").sum()),
          unconverged=int((r.status == "unconverged").sum()), passes_median=float(np.median(r.passes)),
          passes_max=int(r.passes.max()), peak_above_X_MB=peak, verified=bool(r.verify()))
+    if args.cnn_epochs <= 0:
+        return
     # the 64-d last hidden layer of the small CNN trained on the same images
     import torch
 
@@ -314,7 +316,7 @@ def main(argv=None) -> int:
                     help="sizes k of the convex combinations, comma-separated")
     ap.add_argument("--pool", type=int, default=64, help="candidates per pass for --case interior")
     ap.add_argument("--loo-n", type=int, default=0, help="first n MNIST rows for --case loo (0: all)")
-    ap.add_argument("--cnn-epochs", type=int, default=2)
+    ap.add_argument("--cnn-epochs", type=int, default=2, help="CNN training for --case loo (0: pixels only)")
     ap.add_argument("--large-n", type=int, default=1_000_000)
     ap.add_argument("--large-queries", type=int, default=1000)
     ap.add_argument("--highs-queries", type=int, default=10, help="HiGHS queries for the gaussian case")

@@ -381,7 +381,7 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             if (subset[i] < 0 || subset[i] >= n) throw std::invalid_argument("subset: row index out of range");
     const int threads = resolve_threads(opt.threads);
     const Index max_iter = opt.max_iterations > 0 ? opt.max_iterations : 100 * (d + 1) + 1000;
-    const int block = opt.block > 0 ? opt.block : (d <= 1024 ? 32 : 16);
+    const int block = opt.block > 0 ? opt.block : (d <= 1024 ? 128 : 64);
     const int P = opt.pool;
 
     // Statistics of the rows considered (the whole set, or the subset), centred on `org`: the first

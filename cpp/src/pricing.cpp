@@ -1,10 +1,12 @@
 // hullscope core: the blocked pricing pass (see pricing.hpp).
 //
-// The micro-kernel computes a 4-row x 8-column tile of X_rows * Z as plain sequential sums over k
-// (one accumulator per output element). Every output element is therefore the same function of
-// (x_i, z_b) wherever the row and the column sit in the tile, which is what makes a query's result
-// independent of the other queries in flight and of the thread count. An AVX2+FMA build of the
-// kernel is selected at run time where the CPU has it; the generic build is plain C++.
+// Both micro-kernels (the packed 6/4/2-row x 8-column kernel of a pass with several columns, the
+// 8-row matrix-vector kernel of a pass with one) compute X_rows * Z as plain sequential sums over k,
+// one accumulator per output element. Every output element is therefore the same function of
+// (x_i, z_b) whichever kernel computes it and wherever the row and the column sit in a tile, which
+// is what makes a query's result independent of the other queries in flight, of the chunking and of
+// the thread count. An AVX2+FMA build of each kernel is selected at run time where the CPU has it;
+// the generic build is plain C++.
 #include "hullscope/pricing.hpp"
 
 #include <algorithm>
@@ -15,88 +17,36 @@
 #include <omp.h>
 #endif
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define HULLSCOPE_X86_DISPATCH 1  // AVX2+FMA builds of the kernels, chosen at run time
+#endif
+
+#ifndef HULLSCOPE_PACK_ROWS
+#define HULLSCOPE_PACK_ROWS 24
+#endif
+
 namespace hullscope {
 
 namespace {
 
-constexpr int kRowTile = 4;  // rows of the 8-column tile
 constexpr int kRowTileMV = 8;  // rows of the matrix-vector tile
-constexpr int kRowPad = 8;  // partial row tiles are padded to this
-constexpr int kColTile = 8;
-constexpr int kRowBlock = 256;  // rows per work item; fixed, so results never depend on threads
+constexpr int kRowPad = 8;  // partial row blocks are padded to this
+constexpr int kRowBlock = 256;  // rows per work item (results never depend on it or on threads)
+// Rows widened together by the packed kernel: 24 rows x 784 doubles (150 KB) stay in L2 while each
+// 8-column panel of Z (50 KB at d = 784) is reused across their 6-row groups.
+constexpr int kPackRows = HULLSCOPE_PACK_ROWS;
+constexpr int kUnionSkip = 64;  // row groups taken densely after one with too few shared zeros
+static_assert(kPackRows % kRowPad == 0, "packed rows come in whole padded groups");
 
-// 4 rows x 8 columns held in eight 4-wide accumulators (GCC/Clang vector extensions; lowered to
-// two SSE2 registers each in the generic build, to one AVX register with FMA in the AVX2 build).
+// 4-wide double vectors (GCC/Clang vector extensions; lowered to two SSE2 registers each in the
+// generic build, to one AVX register with FMA in the AVX2 build).
 typedef double v4d __attribute__((vector_size(32)));
-
-#define HULLSCOPE_TILE_BODY(CENTRED)                                                             \
-    v4d a00 = {0, 0, 0, 0}, a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00,    \
-        a31 = a00;                                                                               \
-    const T* x0 = xr[0];                                                                         \
-    const T* x1 = xr[1];                                                                         \
-    const T* x2 = xr[2];                                                                         \
-    const T* x3 = xr[3];                                                                         \
-    for (Index k = 0; k < d; ++k) {                                                              \
-        const double* zk = Zt + k * Bp + c0;                                                     \
-        v4d z0, z1;                                                                              \
-        __builtin_memcpy(&z0, zk, sizeof(v4d));                                                  \
-        __builtin_memcpy(&z1, zk + 4, sizeof(v4d));                                              \
-        const double ck = (CENTRED) ? cen[k] : 0.0;                                              \
-        const double b0 = static_cast<double>(x0[k]) - ck, b1 = static_cast<double>(x1[k]) - ck;  \
-        a00 += b0 * z0;                                                                          \
-        a01 += b0 * z1;                                                                          \
-        a10 += b1 * z0;                                                                          \
-        a11 += b1 * z1;                                                                          \
-        const double b2 = static_cast<double>(x2[k]) - ck, b3 = static_cast<double>(x3[k]) - ck;  \
-        a20 += b2 * z0;                                                                          \
-        a21 += b2 * z1;                                                                          \
-        a30 += b3 * z0;                                                                          \
-        a31 += b3 * z1;                                                                          \
-    }                                                                                            \
-    double* t0 = Tout + c0;                                                                      \
-    __builtin_memcpy(t0, &a00, sizeof(v4d));                                                     \
-    __builtin_memcpy(t0 + 4, &a01, sizeof(v4d));                                                 \
-    __builtin_memcpy(t0 + Bp, &a10, sizeof(v4d));                                                \
-    __builtin_memcpy(t0 + Bp + 4, &a11, sizeof(v4d));                                            \
-    __builtin_memcpy(t0 + 2 * Bp, &a20, sizeof(v4d));                                            \
-    __builtin_memcpy(t0 + 2 * Bp + 4, &a21, sizeof(v4d));                                        \
-    __builtin_memcpy(t0 + 3 * Bp, &a30, sizeof(v4d));                                            \
-    __builtin_memcpy(t0 + 3 * Bp + 4, &a31, sizeof(v4d));
 
 template <class T>
 using TileFn = void (*)(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0, double* Tout);
 
-// x - 0.0 is exact, so the plain tile (ck = 0) gives the same bits as multiplying x itself.
-template <class T>
-void tile_generic_c(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
-                    double* Tout) {
-    HULLSCOPE_TILE_BODY(1)
-}
-
-template <class T>
-void tile_generic_p(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0,
-                    double* Tout) {
-    (void)cen;
-    HULLSCOPE_TILE_BODY(0)
-}
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define HULLSCOPE_X86_DISPATCH 1
-template <class T>
-__attribute__((target("avx2,fma"))) void tile_avx2_c(const T* const* xr, const double* cen, const double* Zt,
-                                                     Index d, int Bp, int c0, double* Tout) {
-    HULLSCOPE_TILE_BODY(1)
-}
-template <class T>
-__attribute__((target("avx2,fma"))) void tile_avx2_p(const T* const* xr, const double* cen, const double* Zt,
-                                                     Index d, int Bp, int c0, double* Tout) {
-    (void)cen;
-    HULLSCOPE_TILE_BODY(0)
-}
-#endif
-
 // One column against 8 rows (the matrix-vector path of a query priced alone). Each row's product is
-// the same sequence of multiply-adds over k, in order, as in the 8-column tile, so the two kernels
+// the same sequence of multiply-adds over k, in order, as in the packed kernel, so the two kernels
 // give identical bits: rows sit in the lanes of two accumulators, and 4 consecutive elements of 4
 // rows are loaded as vectors and transposed in registers so that one vector op serves 4 rows.
 template <class T>
@@ -148,8 +98,8 @@ __attribute__((always_inline)) inline v4d load4(const T* p) {
         acc1 += b1 * Zt[k * Bp];                                                                 \
     }                                                                                            \
     for (int r = 0; r < 4; ++r) {                                                                \
-        Tout[r * Bp] = acc0[r];                                                                  \
-        Tout[(r + 4) * Bp] = acc1[r];                                                            \
+        Tout[r] = acc0[r];                                                                       \
+        Tout[r + 4] = acc1[r];                                                                   \
     }
 
 template <class T>
@@ -163,7 +113,7 @@ void mv_generic_p(const T* const* xr, const double* cen, const double* Zt, Index
     (void)cen;
     HULLSCOPE_MV_BODY(0)
 }
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#ifdef HULLSCOPE_X86_DISPATCH
 template <class T>
 __attribute__((target("avx2,fma"))) void mv_avx2_c(const T* const* xr, const double* cen, const double* Zt, Index d,
                                                    int Bp, int c0, double* Tout) {
@@ -179,6 +129,105 @@ __attribute__((target("avx2,fma"))) void mv_avx2_p(const T* const* xr, const dou
 }
 #endif
 
+// The packed kernel of a pass with several columns. Rows are widened to double once per pass, the
+// centre subtracted (Xw[r*d + k]); each 8-column panel of Z is stored k-major (Zp[k*8 + c]). The
+// R x 8 micro-kernel (R = 6, or 4 and 2 for the rest of a group) then broadcasts one widened x per
+// row from memory and loads the panel's two vectors: 12 multiply-adds per 8 loads at R = 6, no
+// conversion in the inner loop, sequential addresses. Every output element is the sequential sum
+// over k of ((double)x_ik - c_k) * z_kb, the same operations in the same order as in the
+// matrix-vector kernel, so the kernels give the same bits.
+typedef void (*PackedFn)(const double* Xw, const double* Zp, Index d, const int* kidx, Index m, int ld,
+                         double* Tout);
+
+// IDX: only the m elements k = kidx[0] < kidx[1] < ... are summed, those where some row of the group
+// is non-zero after centring. A skipped term is 0 * z for every row of the group, and adding it to a
+// sum changes nothing, so the indexed kernel gives the dense kernel's bits at m/d of its cost (pixels
+// of digits on a blank background: m is about half of d for 6 rows).
+template <int R, bool IDX>
+__attribute__((always_inline)) inline void packed_body(const double* Xw, const double* Zp, Index d, const int* kidx,
+                                                       Index m, int ld, double* Tout) {
+    v4d a[R][2];
+    for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = v4d{0, 0, 0, 0};
+    for (Index j = 0; j < m; ++j) {
+        const Index k = IDX ? kidx[j] : j;
+        v4d z0, z1;
+        __builtin_memcpy(&z0, Zp + k * 8, sizeof(v4d));
+        __builtin_memcpy(&z1, Zp + k * 8 + 4, sizeof(v4d));
+        for (int r = 0; r < R; ++r) {
+            const double b = Xw[r * d + k];
+            a[r][0] += b * z0;
+            a[r][1] += b * z1;
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int c = 0; c < 4; ++c) {
+            Tout[c * ld + r] = a[r][0][c];
+            Tout[(c + 4) * ld + r] = a[r][1][c];
+        }
+}
+
+template <int R, bool IDX>
+void packed_generic(const double* Xw, const double* Zp, Index d, const int* kidx, Index m, int ld, double* Tout) {
+    packed_body<R, IDX>(Xw, Zp, d, kidx, m, ld, Tout);
+}
+#ifdef HULLSCOPE_X86_DISPATCH
+template <int R, bool IDX>
+__attribute__((target("avx2,fma"))) void packed_avx2(const double* Xw, const double* Zp, Index d, const int* kidx,
+                                                     Index m, int ld, double* Tout) {
+    packed_body<R, IDX>(Xw, Zp, d, kidx, m, ld, Tout);
+}
+#endif
+
+// The elements k (ascending) where some of the R widened rows is non-zero; returns their count.
+// |a| + |b| + ... is zero exactly when every term is (a sum of non-negative numbers is at least its
+// largest term), so the test reads one vectorised sum per k.
+template <int R>
+__attribute__((always_inline)) inline Index nonzero_union_body(const double* Xw, Index d, double* t, int* kidx) {
+    for (Index k = 0; k < d; ++k) {
+        double u = 0.0;
+        for (int r = 0; r < R; ++r) u += std::fabs(Xw[r * d + k]);
+        t[k] = u;
+    }
+    Index m = 0;
+    for (Index k = 0; k < d; ++k) {
+        kidx[m] = static_cast<int>(k);
+        m += t[k] != 0.0;
+    }
+    return m;
+}
+inline Index nonzero_union_generic(const double* Xw, int R, Index d, double* t, int* kidx) {
+    return R == 6 ? nonzero_union_body<6>(Xw, d, t, kidx)
+                  : (R == 4 ? nonzero_union_body<4>(Xw, d, t, kidx) : nonzero_union_body<2>(Xw, d, t, kidx));
+}
+#ifdef HULLSCOPE_X86_DISPATCH
+__attribute__((target("avx2,fma"))) inline Index nonzero_union_avx2(const double* Xw, int R, Index d, double* t,
+                                                                    int* kidx) {
+    return R == 6 ? nonzero_union_body<6>(Xw, d, t, kidx)
+                  : (R == 4 ? nonzero_union_body<4>(Xw, d, t, kidx) : nonzero_union_body<2>(Xw, d, t, kidx));
+}
+#endif
+
+// Widen rows to double and subtract the centre (Xw[r*d + k]); exact, so any build gives the same values.
+template <class T>
+void widen_rows_generic(const T* const* xr, int nr, const double* cen, Index d, double* Xw) {
+    for (int r = 0; r < nr; ++r) {
+        const T* x = xr[r];
+        double* w = Xw + static_cast<size_t>(r) * d;
+        for (Index k = 0; k < d; ++k) w[k] = static_cast<double>(x[k]) - cen[k];
+    }
+}
+#ifdef HULLSCOPE_X86_DISPATCH
+template <class T>
+__attribute__((target("avx2,fma"))) void widen_rows_avx2(const T* const* xr, int nr, const double* cen, Index d,
+                                                         double* Xw) {
+    for (int r = 0; r < nr; ++r) {
+        const T* x = xr[r];
+        double* w = Xw + static_cast<size_t>(r) * d;
+        for (Index k = 0; k < d; ++k) w[k] = static_cast<double>(x[k]) - cen[k];
+    }
+}
+#endif
+
 bool use_avx2() {
 #ifdef HULLSCOPE_X86_DISPATCH
     __builtin_cpu_init();
@@ -190,15 +239,6 @@ bool use_avx2() {
 
 const bool g_avx2 = use_avx2();
 
-// The tile with the centre subtracted inside the product, and the plain one (rows as they are).
-template <class T>
-TileFn<T> tile_for(bool centred) {
-#ifdef HULLSCOPE_X86_DISPATCH
-    if (g_avx2) return centred ? tile_avx2_c<T> : tile_avx2_p<T>;
-#endif
-    return centred ? tile_generic_c<T> : tile_generic_p<T>;
-}
-
 // The matrix-vector kernel, for a pass with a single column.
 template <class T>
 TileFn<T> matvec_for(bool centred) {
@@ -206,6 +246,29 @@ TileFn<T> matvec_for(bool centred) {
     if (g_avx2) return centred ? mv_avx2_c<T> : mv_avx2_p<T>;
 #endif
     return centred ? mv_generic_c<T> : mv_generic_p<T>;
+}
+
+template <int R, bool IDX>
+PackedFn packed_for() {
+#ifdef HULLSCOPE_X86_DISPATCH
+    if (g_avx2) return packed_avx2<R, IDX>;
+#endif
+    return packed_generic<R, IDX>;
+}
+
+inline Index nonzero_union(const double* Xw, int R, Index d, double* t, int* kidx) {
+#ifdef HULLSCOPE_X86_DISPATCH
+    if (g_avx2) return nonzero_union_avx2(Xw, R, d, t, kidx);
+#endif
+    return nonzero_union_generic(Xw, R, d, t, kidx);
+}
+
+template <class T>
+void widen_rows(const T* const* xr, int nr, const double* cen, Index d, double* Xw) {
+#ifdef HULLSCOPE_X86_DISPATCH
+    if (g_avx2) return widen_rows_avx2<T>(xr, nr, cen, d, Xw);
+#endif
+    widen_rows_generic<T>(xr, nr, cen, d, Xw);
 }
 
 inline void heap_offer(std::vector<Cand>& h, int P, const Cand& c) {
@@ -238,9 +301,20 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
     // A single column (a query alone, or the last one of a batch) takes the matrix-vector kernel: one
     // pass over X at the cost of the column, not of an 8-wide tile that is 7/8 padding.
     const bool single = B == 1;
-    const TileFn<T> tile = single ? matvec_for<T>(in.center != nullptr) : tile_for<T>(in.center != nullptr);
-    const int ctile = single ? Bp : kColTile;
-    const int rtile = single ? kRowTileMV : kRowTile;
+    const TileFn<T> tile = matvec_for<T>(in.center != nullptr);
+    const PackedFn dense_fn[3] = {packed_for<2, false>(), packed_for<4, false>(), packed_for<6, false>()};
+    const PackedFn index_fn[3] = {packed_for<2, true>(), packed_for<4, true>(), packed_for<6, true>()};
+    // Element indices are kept as int (d below 2^31 always holds for data that fits in memory).
+    const bool index_ok = d < (Index(1) << 31);
+
+    // Z in 8-column panels, each k-major (Zp[panel][k][c]), shared read-only by the threads.
+    std::vector<double> Zp;
+    if (!single) {
+        Zp.resize(static_cast<size_t>(d) * Bp);
+        for (int c0 = 0; c0 < Bp; c0 += 8)
+            for (Index k = 0; k < d; ++k)
+                for (int c = 0; c < 8; ++c) Zp[static_cast<size_t>(c0) * d + k * 8 + c] = Zt[k * Bp + c0 + c];
+    }
 
     int nt = 1;
 #ifdef HULLSCOPE_HAVE_OPENMP
@@ -258,9 +332,15 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
 #endif
         std::vector<PassOutput>& mine = partial[static_cast<size_t>(tid)];
         for (auto& o : mine) o.best.reserve(static_cast<size_t>(P) + 1);
-        std::vector<double> tileout(static_cast<size_t>(kRowBlock) * Bp);
+        std::vector<double> tileout(static_cast<size_t>(kRowBlock) * Bp);  // column-major: [b * kRowBlock + r]
         std::vector<Index> ids(kRowBlock);
         std::vector<const T*> ptr(kRowBlock);
+        std::vector<double> Xp(single ? 0 : static_cast<size_t>(kPackRows) * d);
+        std::vector<int> kidx(single ? 0 : static_cast<size_t>(kPackRows / 2) * d);
+        std::vector<double> usum(single ? 0 : static_cast<size_t>(d));
+        int union_skip = 0;  // row groups to take densely before looking for shared zeros again
+        int grp_row[kPackRows / 2], grp_len[kPackRows / 2];
+        Index grp_m[kPackRows / 2];
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -277,29 +357,73 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                     ptr[r] = pad_row.data();
                 }
             }
-            for (int r = 0; r < nr_pad; r += rtile)
-                for (int c0 = 0; c0 < Bp; c0 += ctile) tile(&ptr[r], cen, Zt, d, Bp, c0, tileout.data() + r * Bp);
+            if (single) {
+                for (int r = 0; r < nr_pad; r += kRowTileMV) tile(&ptr[r], cen, Zt, d, Bp, 0, tileout.data() + r);
+            } else {
+                // kPackRows rows widened at a time; each Z panel is then reused across their row groups.
+                for (int s0 = 0; s0 < nr_pad; s0 += kPackRows) {
+                    const int ns = std::min(kPackRows, nr_pad - s0);
+                    widen_rows<T>(&ptr[s0], ns, cen, d, Xp.data());
+                    // Row groups of 6 (then 4, 2) and, per group, the elements where any of its rows is non-zero.
+                    int ng = 0;
+                    for (int g = 0; g < ns; ++ng) {
+                        const int rr = ns - g >= 6 ? 6 : (ns - g >= 4 ? 4 : 2);
+                        grp_row[ng] = g;
+                        grp_len[ng] = rr;
+                        if (index_ok && union_skip == 0) {
+                            grp_m[ng] = nonzero_union(Xp.data() + static_cast<size_t>(g) * d, rr, d, usum.data(),
+                                                      kidx.data() + static_cast<size_t>(ng) * d);
+                            // dense rows: stop looking for shared zeros for a while
+                            if (grp_m[ng] * 10 >= d * 7) union_skip = kUnionSkip;
+                        } else {
+                            grp_m[ng] = d;
+                            if (union_skip > 0) --union_skip;
+                        }
+                        g += rr;
+                    }
+                    for (int c0 = 0; c0 < Bp; c0 += 8)
+                        for (int q = 0; q < ng; ++q) {
+                            const int g = grp_row[q];
+                            const Index m = grp_m[q];
+                            // the indexed kernel pays once it skips 3/10 of d (its indexed loads cost more per term)
+                            const bool idx = m * 10 < d * 7;
+                            const PackedFn f = (idx ? index_fn : dense_fn)[grp_len[q] / 2 - 1];
+                            f(Xp.data() + static_cast<size_t>(g) * d, Zp.data() + static_cast<size_t>(c0) * d, d,
+                              kidx.data() + static_cast<size_t>(q) * d, idx ? m : d, kRowBlock,
+                              tileout.data() + static_cast<size_t>(c0) * kRowBlock + s0 + g);
+                        }
+                }
+            }
+            // Reduce each column (contiguous in tileout). A value above the current P-th best cannot
+            // enter, so the heap is touched only for the few that can.
             for (int b = 0; b < B; ++b) {
                 PassOutput& o = mine[b];
                 const PassColumn& col = cols[b];
+                const double* tc = tileout.data() + static_cast<size_t>(b) * kRowBlock;
+                double thr = static_cast<int>(o.best.size()) < P ? INFINITY : o.best.front().v;
                 if (col.mode == PassMode::kPrice) {
                     for (int r = 0; r < nr; ++r) {
-                        if (ids[r] == col.exclude) continue;
-                        heap_offer(o.best, P, Cand{tileout[r * Bp + b] - col.shift, ids[r]});
+                        const double v = tc[r] - col.shift;
+                        if (!(v <= thr) || ids[r] == col.exclude) continue;
+                        heap_offer(o.best, P, Cand{v, ids[r]});
+                        if (static_cast<int>(o.best.size()) >= P) thr = o.best.front().v;
                     }
                 } else {
+                    double vmax = o.vmax, cmax = o.cmax;
                     for (int r = 0; r < nr; ++r) {
                         const Index id = ids[r];
                         if (id == col.exclude) continue;
-                        const double t = tileout[r * Bp + b] - col.shift;
+                        const double t = tc[r] - col.shift;
                         const double v = in.norm2[id] - 2.0 * t;
-                        heap_offer(o.best, P, Cand{v, id});
-                        if (v > o.vmax) o.vmax = v;
-                        if (in.xc) {
-                            const double cv = t - in.xc[id];
-                            if (cv > o.cmax) o.cmax = cv;
+                        vmax = std::max(vmax, v);
+                        if (in.xc) cmax = std::max(cmax, t - in.xc[id]);
+                        if (v <= thr) {
+                            heap_offer(o.best, P, Cand{v, id});
+                            if (static_cast<int>(o.best.size()) >= P) thr = o.best.front().v;
                         }
                     }
+                    o.vmax = vmax;
+                    o.cmax = cmax;
                 }
             }
         }

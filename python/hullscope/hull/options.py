@@ -28,7 +28,7 @@ class SolveOptions:
     rtol : tolerance relative to each query's scale ``max_j ||x_j - q||``.
     max_passes : limit on full passes over X per query (hitting it gives 'unconverged').
     pool : candidate rows taken per pass (column-generation width).
-    block : queries priced together in one pass (0: automatic, 32 for d <= 1024 else 16).
+    block : queries priced together in one pass (0: automatic, 128 for d <= 1024 else 64).
     threads : OpenMP threads (None, 0 or -1: all cores). Results never depend on it.
     """
 
