@@ -213,6 +213,13 @@ def case_loo(args):
     X, Xte, m = mnist_pixels(np.float32)
     if args.loo_n:
         X = np.ascontiguousarray(X[: args.loo_n])
+    if "pixels" in args.loo_parts:
+        case_loo_pixels(X)
+    if "cnn" in args.loo_parts and args.cnn_epochs > 0:
+        case_loo_cnn(args, X, m)
+
+
+def case_loo_pixels(X):
     before = rss_mb()
     sampler = PeakRSS()
     h = Hull(X, threads=2)
@@ -224,9 +231,10 @@ def case_loo(args):
          ms_per_row=1e3 * dt / len(X), non_vertices=int((r.status != "outside").sum()),
          unconverged=int((r.status == "unconverged").sum()), passes_median=float(np.median(r.passes)),
          passes_max=int(r.passes.max()), peak_above_X_MB=peak, verified=bool(r.verify()))
-    if args.cnn_epochs <= 0:
-        return
-    # the 64-d last hidden layer of the small CNN trained on the same images
+
+
+def case_loo_cnn(args, X, m):
+    """The 64-d last hidden layer of the small CNN trained on the same images."""
     import torch
 
     from hullscope.features import extract, last_hidden_layer
@@ -247,6 +255,7 @@ def case_loo(args):
     dtf = time.perf_counter() - t0
     emit(case="loo_cnn_features", n=len(F), d=F.shape[1], layer=layer, test_accuracy=acc, train_s=t_train,
          seconds=dtf, non_vertices=int((rf.status != "outside").sum()),
+         inside=int((rf.status == "inside").sum()), boundary=int((rf.status == "boundary").sum()),
          unconverged=int((rf.status == "unconverged").sum()), passes_median=float(np.median(rf.passes)),
          passes_max=int(rf.passes.max()), verified=bool(rf.verify()))
 
@@ -317,6 +326,7 @@ def main(argv=None) -> int:
     ap.add_argument("--pool", type=int, default=64, help="candidates per pass for --case interior")
     ap.add_argument("--loo-n", type=int, default=0, help="first n MNIST rows for --case loo (0: all)")
     ap.add_argument("--cnn-epochs", type=int, default=2, help="CNN training for --case loo (0: pixels only)")
+    ap.add_argument("--loo-parts", default="pixels,cnn", help="--case loo: pixels, cnn or both (comma-separated)")
     ap.add_argument("--large-n", type=int, default=1_000_000)
     ap.add_argument("--large-queries", type=int, default=1000)
     ap.add_argument("--highs-queries", type=int, default=10, help="HiGHS queries for the gaussian case")

@@ -336,3 +336,57 @@ def test_unconverged_is_reported_with_a_warning():
     assert r.status[0] == "unconverged"
     assert not r.converged[0]
     assert r.verify()  # the weights it holds are still a valid (non-optimal) certificate
+
+
+def test_core_reports_progress_after_each_pass_and_a_raising_callback_stops_the_solve():
+    from hullscope.hull.engine import core, point_set
+
+    rng = np.random.default_rng(21)
+    X = rng.normal(size=(400, 6))
+    Q = np.vstack([rng.dirichlet(np.ones(30), size=40) @ X[:30], 3 * rng.normal(size=(40, 6))])
+    c = core()
+    opt = c.SolveOptions()
+    opt.block = 8
+    seen: list = []
+    out = c.solve(point_set(X), Q, None, None, opt, seen.append)
+    # one call per pass, counts of finished queries: non-decreasing, ending at all of them
+    assert len(seen) >= len(Q) // 8 and seen[-1] == len(Q)
+    assert all(a <= b for a, b in zip(seen, seen[1:]))
+    plain = c.solve(point_set(X), Q, None, None, opt)
+    np.testing.assert_array_equal(out["distance"], plain["distance"])
+
+    class Stop(Exception):
+        pass
+
+    def stop(done):
+        if done >= 8:
+            raise Stop(done)
+
+    with pytest.raises(Stop):
+        c.solve(point_set(X), Q, None, None, opt, stop)
+    # the interpreter and the point set are fine afterwards
+    again = c.solve(point_set(X), Q[:3], None, None, opt)
+    np.testing.assert_array_equal(again["distance"], plain["distance"][:3])
+
+
+def test_progress_bar_counts_every_query(monkeypatch):
+    from hullscope.hull import engine
+
+    counts: list = []
+
+    class Bar:
+        def update(self, k):
+            counts.append(k)
+
+    import contextlib
+
+    @contextlib.contextmanager
+    def fake_bar(enabled, total, desc, unit="it"):
+        yield Bar()
+
+    monkeypatch.setattr(engine, "progress_bar", fake_bar)
+    rng = np.random.default_rng(22)
+    X = rng.normal(size=(300, 5))
+    Q = 2 * rng.normal(size=(50, 5))
+    Hull(X).distance(Q, progress=True, block=8)
+    assert sum(counts) == len(Q) and len(counts) > 1 and min(counts) >= 0

@@ -75,7 +75,7 @@ class PyPointSet {
 };
 
 py::dict solve(const PyPointSet& P, CArrayD Q, std::optional<CArrayI> subset, std::optional<CArrayI> exclude,
-               hullscope::SolveOptions opt) {
+               hullscope::SolveOptions opt, std::optional<py::function> progress) {
     const Index d = P.d();
     if (Q.ndim() != 2 || Q.shape(1) != d) throw std::invalid_argument("Q: expected a 2-D array (B, d) matching X");
     const Index B = Q.shape(0);
@@ -98,6 +98,15 @@ py::dict solve(const PyPointSet& P, CArrayD Q, std::optional<CArrayI> subset, st
         py::gil_scoped_acquire gil;
         return PyErr_CheckSignals() != 0;
     };
+    // Progress: the number of queries finished so far, after each pass (an exception raised by the
+    // callable ends the solve and propagates).
+    if (progress) {
+        py::function f = *progress;
+        opt.on_progress = [f](Index done) {
+            py::gil_scoped_acquire gil;
+            f(done);
+        };
+    }
     hullscope::SolveResult r;
     try {
         const double* q = Q.data();
@@ -150,7 +159,9 @@ void bind_hull(py::module_& m) {
         .def_readwrite("threads", &hullscope::SolveOptions::threads);
     m.def("solve", &solve, py::arg("points"), py::arg("Q").noconvert(), py::arg("subset").noconvert() = py::none(),
           py::arg("exclude").noconvert() = py::none(), py::arg("options") = hullscope::SolveOptions(),
-          "Distances to / membership in the hull of `points` for the rows of Q (see hull.hpp).");
+          py::arg("progress") = py::none(),
+          "Distances to / membership in the hull of `points` for the rows of Q (see hull.hpp); `progress`, "
+          "if given, is called after each pass with the number of queries finished so far.");
 }
 
 

@@ -651,6 +651,7 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
         }
     };
 
+    Index finished = 0;
     while (next < B || !active.empty()) {
         while (static_cast<int>(active.size()) < block && next < B) {
             auto qy = std::make_unique<Query<T>>();
@@ -741,10 +742,15 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
         if (opt.interrupted && opt.interrupted()) throw Interrupted();
         std::vector<std::unique_ptr<Query<T>>> keep;
         for (auto& qy : active) {
-            if (qy->done) finalize(*qy);
-            else keep.push_back(std::move(qy));
+            if (qy->done) {
+                finalize(*qy);
+                ++finished;
+            } else {
+                keep.push_back(std::move(qy));
+            }
         }
         active.swap(keep);
+        if (opt.on_progress) opt.on_progress(finished);
     }
 
     res.indptr.assign(static_cast<size_t>(B + 1), 0);

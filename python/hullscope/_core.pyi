@@ -3,7 +3,7 @@
 Arrays must already be float64 (int64 for indices) and C-contiguous: the core never converts or
 copies them (a mismatch is a TypeError). The Python layer (hullscope.hull) does the one conversion.
 """
-from typing import Any, Dict, Optional
+from typing import Callable, Any, Dict, Optional
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +44,7 @@ def solve(
     subset: Optional[npt.NDArray[np.int64]] = None,
     exclude: Optional[npt.NDArray[np.int64]] = None,
     options: SolveOptions = ...,
+    progress: Optional[Callable[[int], None]] = None,
 ) -> Dict[str, np.ndarray]: ...
 
 # ---- decision regions and the LP engine ----

@@ -65,6 +65,9 @@ struct SolveOptions {
     // Called between passes (on the calling thread, outside parallel regions); returning true
     // abandons the solve with hullscope::Interrupted (the bindings check Python's signals here).
     std::function<bool()> interrupted;
+    // Called between passes, like `interrupted`, with the number of queries of this call finished so
+    // far (progress bars); optional.
+    std::function<void(Index)> on_progress;
 };
 
 // Results for B queries (arrays of length B, or B x d row-major, or CSR for the weights).

@@ -50,7 +50,9 @@ def run(ps: Any, X: np.ndarray, Q: np.ndarray, *, subset: Optional[np.ndarray], 
     chunk_size = check_int(chunk_size, "chunk_size", allow_none=True, hi=2**62)
     B = Q.shape[0]
     if chunk_size is None:
-        chunk_size = max(B, 1) if not progress else max(64, -(-B // 50))
+        # Chunks bound the float64 copy of the queries (64 MiB); the core reports progress after every
+        # pass, so the bar needs no smaller ones (each chunk's last passes run with few queries in flight).
+        chunk_size = max(1, min(B, max(1024, (64 << 20) // (8 * max(Q.shape[1], 1)))))
     c = core()
     copt = c.SolveOptions()
     copt.rtol, copt.max_passes, copt.pool, copt.block = options.rtol, options.max_passes, options.pool, options.block
@@ -61,8 +63,15 @@ def run(ps: Any, X: np.ndarray, Q: np.ndarray, *, subset: Optional[np.ndarray], 
             b = min(B, a + chunk_size)
             ex = None if exclude is None else exclude[a:b]
             # queries enter the core as float64 (float32 rows widen exactly), one chunk at a time
-            parts.append(c.solve(ps, np.ascontiguousarray(Q[a:b], dtype=np.float64), subset, ex, copt))
-            bar.update(b - a)
+            shown = [0]
+
+            def advance(done: int, shown: list = shown) -> None:
+                bar.update(done - shown[0])
+                shown[0] = done
+
+            parts.append(c.solve(ps, np.ascontiguousarray(Q[a:b], dtype=np.float64), subset, ex, copt,
+                                 advance if progress else None))
+            bar.update(b - a - shown[0])
     res = DistanceResult.from_arrays(parts, X=X, Q=Q, subset=subset, method=method, rtol=options.rtol,
                                      exclude=exclude)
     warn_unconverged(res, options, early_exit)
