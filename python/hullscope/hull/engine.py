@@ -1,8 +1,8 @@
 """The only caller of the compiled core's hull solver: one point set, chunks of queries, one result.
 
 :func:`point_set` wraps X (no copy) with its precomputed row statistics; :func:`run` solves a block
-of queries in chunks (progress bar, Ctrl-C between passes inside the core) and reports
-non-convergence once, as a :class:`~hullscope.ConvergenceWarning`. :class:`~hullscope.Hull` and the
+of queries in chunks that bound their float64 copy (progress and Ctrl-C between passes inside the
+core) and reports non-convergence once, as a :class:`~hullscope.ConvergenceWarning`. :class:`~hullscope.Hull` and the
 Dask workers both call it, so local and distributed answers are the same function of the inputs.
 """
 from __future__ import annotations
