@@ -367,3 +367,19 @@ def test_x_mapped_from_a_npy_is_used_in_place(client, data, tmp_path, private_sh
     # a slice of the map is not the file's array: it goes the usual way
     res, rep = hd.distance(Xmm[:2000], Q[:5], client=client, progress=False, return_report=True)
     assert rep.shared_path is not None and Path(rep.shared_path).parent == private_shared_dir.resolve()
+
+
+def test_out_without_a_client_checkpoints_on_a_local_cluster(tmp_path):
+    rng = np.random.default_rng(31)
+    X = np.vstack([rng.normal(size=(150, 5)), 0.1 * rng.normal(size=(10, 5))])  # the last 10 lie inside
+    h = Hull(X)
+    local = h.leave_one_out()
+    out = tmp_path / "loo"
+    res, rep = h.leave_one_out(out=str(out), chunk_size=40, return_report=True)
+    assert_same(res, local)
+    assert sorted(rep.computed) == [0, 1, 2, 3] and rep.skipped == []
+    assert (out / "manifest.json").is_file()
+    again, rep2 = h.leave_one_out(out=str(out), chunk_size=40, return_report=True)
+    assert rep2.computed == [] and sorted(rep2.skipped) == [0, 1, 2, 3]
+    assert_same(again, local)
+    assert (local.status[-10:] == "inside").all()

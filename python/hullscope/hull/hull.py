@@ -103,11 +103,10 @@ class Hull:
         unknown = set(dask_options) - _DASK_OPTIONS
         if unknown:
             raise TypeError(f"{method}() got unexpected keyword argument(s) {sorted(unknown)}; the Dask options "
-                            f"are {sorted(_DASK_OPTIONS)} (with client=)")
+                            f"are {sorted(_DASK_OPTIONS)} (with client= or out=)")
         if client is not None or out is not None or dask_options:
-            if client is None:
-                raise ValueError("client: checkpointing (out=) and Dask options run on a Dask cluster; pass "
-                                 "client=dask.distributed.Client(...) or use hullscope.hull.distributed.local_client()")
+            # checkpointing runs on the Dask path; without a client it starts (and closes) a local
+            # cluster of this machine's cores
             from .distributed import run_hull  # lazy: only Hull -> distributed, never back
 
             return run_hull(self._X, Q, method="distance" if not early_exit else "contains", client=client, out=out,
@@ -139,15 +138,17 @@ class Hull:
         rtol, max_passes, pool, block
             Solver options (see :class:`hullscope.hull.SolveOptions`, the one home of their defaults).
         chunk_size : int, optional
-            Queries per call into the core (affects only progress reporting granularity), or per
-            Dask task when ``client`` is given.
+            Queries per call into the core (it bounds the float64 copy of the queries; default: 64 MiB
+            of them), or per Dask task when ``client`` or ``out`` is given.
         client : dask.distributed.Client, optional
             Run the chunks on this Dask cluster (see :mod:`hullscope.hull.distributed`); ``threads``
             is then the thread count of each task.
         out : path, optional
-            With ``client``: checkpoint folder; a rerun resumes from it.
+            Checkpoint folder; a rerun resumes from it. Checkpointed runs take the Dask path: on
+            ``client``, or without one on a local cluster started for the call (needs
+            ``hullscope[dask]``).
         **dask_options
-            With ``client`` only: ``shared_path``, ``retries``, ``on_chunk_done``, ``return_report``.
+            With ``client`` or ``out``: ``shared_path``, ``retries``, ``on_chunk_done``, ``return_report``.
             Any other keyword is a TypeError.
 
         Returns
