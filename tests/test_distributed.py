@@ -140,8 +140,7 @@ def test_refuses_mixed_arguments_and_bad_paths(client, data, tmp_path):
     np.save(tmp_path / "other.npy", X[:10])
     with pytest.raises(ValueError, match="shared_path"):
         hd.distance(X, Q[:5], client=client, shared_path=str(tmp_path / "other.npy"), progress=False)
-    with pytest.raises(ValueError, match="client"):
-        Hull(X).distance(Q[:3], out=str(tmp_path / "x"))
+    # (out= without a client is no longer refused: test_out_without_a_client_checkpoints_on_a_local_cluster)
 
 
 def test_failing_chunk_is_reported_by_id_and_nothing_is_lost(client, data, tmp_path):

@@ -159,13 +159,18 @@ def _worker_version() -> str:
 # ---- client side ----------------------------------------------------------------------------------
 
 def local_client(n_workers: int = 2, threads_per_worker: int = 1, **kw: Any):
-    """A ``Client`` on a new ``LocalCluster`` (the embedded default). Close it when done."""
+    """A ``Client`` on a new ``LocalCluster`` (the embedded default). Close it when done.
+
+    The dashboard takes a free port (``:0``), so several local clusters can run at once. Worker
+    processes are spawned: a script that calls this (or a ``Hull`` method with ``out=`` and no
+    client) must guard its top level with ``if __name__ == "__main__":``.
+    """
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as exc:
         raise ImportError('hullscope.hull.distributed needs dask: pip install "hullscope[dask]"') from exc
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
-                           dashboard_address=None, **kw)
+    kw.setdefault("dashboard_address", ":0")
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True, **kw)
     return Client(cluster)
 
 

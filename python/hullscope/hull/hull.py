@@ -146,7 +146,8 @@ class Hull:
         out : path, optional
             Checkpoint folder; a rerun resumes from it. Checkpointed runs take the Dask path: on
             ``client``, or without one on a local cluster started for the call (needs
-            ``hullscope[dask]``).
+            ``hullscope[dask]``; its worker processes are spawned, so a script needs an
+            ``if __name__ == "__main__":`` guard).
         **dask_options
             With ``client`` or ``out``: ``shared_path``, ``retries``, ``on_chunk_done``, ``return_report``.
             Any other keyword is a TypeError.
