@@ -209,22 +209,23 @@ __attribute__((target("avx2,fma"))) inline Index nonzero_union_avx2(const double
 
 // Widen rows to double and subtract the centre (Xw[r*d + k]); exact, so any build gives the same values.
 template <class T>
-void widen_rows_generic(const T* const* xr, int nr, const double* cen, Index d, double* Xw) {
+__attribute__((always_inline)) inline void widen_rows_body(const T* const* xr, int nr, const double* cen, Index d,
+                                                           double* Xw) {
     for (int r = 0; r < nr; ++r) {
         const T* x = xr[r];
         double* w = Xw + static_cast<size_t>(r) * d;
         for (Index k = 0; k < d; ++k) w[k] = static_cast<double>(x[k]) - cen[k];
     }
 }
+template <class T>
+void widen_rows_generic(const T* const* xr, int nr, const double* cen, Index d, double* Xw) {
+    widen_rows_body<T>(xr, nr, cen, d, Xw);
+}
 #ifdef HULLSCOPE_X86_DISPATCH
 template <class T>
 __attribute__((target("avx2,fma"))) void widen_rows_avx2(const T* const* xr, int nr, const double* cen, Index d,
                                                          double* Xw) {
-    for (int r = 0; r < nr; ++r) {
-        const T* x = xr[r];
-        double* w = Xw + static_cast<size_t>(r) * d;
-        for (Index k = 0; k < d; ++k) w[k] = static_cast<double>(x[k]) - cen[k];
-    }
+    widen_rows_body<T>(xr, nr, cen, d, Xw);
 }
 #endif
 
