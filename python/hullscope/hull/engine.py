@@ -50,9 +50,10 @@ def run(ps: Any, X: np.ndarray, Q: np.ndarray, *, subset: Optional[np.ndarray], 
     chunk_size = check_int(chunk_size, "chunk_size", allow_none=True, hi=2**62)
     B = Q.shape[0]
     if chunk_size is None:
-        # Chunks bound the float64 copy of the queries (64 MiB); the core reports progress after every
-        # pass, so the bar needs no smaller ones (each chunk's last passes run with few queries in flight).
-        chunk_size = max(1, min(B, max(1024, (64 << 20) // (8 * max(Q.shape[1], 1)))))
+        # Chunks bound the float64 copy of the queries (64 MiB, or 256 queries where d > 32768); the
+        # core reports progress after every pass, so the bar needs no smaller ones (each chunk's last
+        # passes run with few queries in flight).
+        chunk_size = max(1, min(B, max(256, (64 << 20) // (8 * max(Q.shape[1], 1)))))
     c = core()
     copt = c.SolveOptions()
     copt.rtol, copt.max_passes, copt.pool, copt.block = options.rtol, options.max_passes, options.pool, options.block

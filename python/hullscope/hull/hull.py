@@ -139,7 +139,7 @@ class Hull:
             Solver options (see :class:`hullscope.hull.SolveOptions`, the one home of their defaults).
         chunk_size : int, optional
             Queries per call into the core (it bounds the float64 copy of the queries; default: 64 MiB
-            of them), or per Dask task when ``client`` or ``out`` is given.
+            of them, at least 256), or per Dask task when ``client`` or ``out`` is given.
         client : dask.distributed.Client, optional
             Run the chunks on this Dask cluster (see :mod:`hullscope.hull.distributed`); ``threads``
             is then the thread count of each task.
