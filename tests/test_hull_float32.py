@@ -143,6 +143,13 @@ def test_hard_interior_queries_against_highs(dtype):
     assert rc.verify(), rc.verify().failures
     assert rd.verify(), rd.verify().failures
     assert (rc.status[:4] == "inside").all()
+    # deep inside, the distance reaches the rounding floor: the corral's weights reproduce q to
+    # well under the tolerance (checked here from the returned support, independently of the core)
+    assert rd.converged[:4].all(), rd.status
+    for i in range(4):
+        lo, hi = rd.indptr[i], rd.indptr[i + 1]
+        p = rd.values[lo:hi] @ Xw[rd.indices[lo:hi]]
+        assert np.linalg.norm(p - Q[i]) <= 1e-3 * rd.tol[i], (i, np.linalg.norm(p - Q[i]), rd.tol[i])
     for i, q in enumerate(Q):
         member = lp_member(Xw, q)
         assert (rc.status[i] in ("inside", "boundary")) == member, (i, rc.status[i])
