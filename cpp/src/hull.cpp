@@ -30,6 +30,18 @@ constexpr double kMinProgress = 1e-13;
 // keeps those on its face); other queries use the first `pool` of them, so their answers never
 // depend on which queries share the pass.
 constexpr int kFacePoolFactor = 4;
+// Partial pricing between passes over X (Query::partial_rounds). A pass that cuts |z|^2 by less
+// than kSlowPass (the slow tail of column generation, where a corral near its final size swaps a
+// few rows per pass) is followed by rounds over the query's working set: the leading candidates of
+// its passes so far, at most kWorkMax rows. Each round offers the restricted problem the set's
+// kPartialTake strongest violators. The rounds per pass stop at kPartialRounds, or before they
+// would price more rows than two passes over X (rows of the working set are priced one query at a
+// time, against a pass's shared widening: on MNIST a round over 8192 rows costs a few ms, a pass
+// for one query 15-25 ms).
+constexpr int kWorkMax = 8192;
+constexpr double kSlowPass = 0.7;
+constexpr int kPartialTake = 64;
+constexpr int kPartialRounds = 16;
 }  // namespace
 
 PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) { init(X, threads); }
@@ -81,12 +93,13 @@ namespace {
 #endif
 
 // The restricted problem's inner loops: products with corral and pool rows, the point z, and the
-// triangular solves with the corral's factor. Each has one body, compiled twice (the generic x86-64
-// build, and an AVX2 build that does the same operations 4 wide) and chosen once at load time. Every
-// sum keeps 8 partial sums in a fixed order and no multiply-add is fused, so both builds give the
-// same bits. Fused multiply-adds were measured and rejected: they left the final residual of large
-// interior corrals 10-100x above the rounding floor reached without them (the affine minimiser's
-// end game relies on the factor, z and the prices rounding alike).
+// back solve with the corral's factor. Each has one body, compiled twice (the generic x86-64 build,
+// and an AVX2 build that does the same operations 4 wide) and chosen once at load time. Every
+// product keeps 8 partial sums in a fixed order and no multiply-add is fused, so both builds give
+// the same bits. Two variants were measured and rejected, both for the end game of large interior
+// corrals on MNIST: fused multiply-adds, and 8 partial sums in the forward triangular solves (which
+// stay sequential). Each left final residuals 4-100x above the floor reached without it, and some
+// distances unconverged.
 #if defined(__GNUC__) && !defined(__clang__)
 // The helpers below pass 4-wide vectors only between always-inlined functions: no call boundary,
 // so the note that such a return changes the ABI without AVX does not apply.
@@ -156,20 +169,6 @@ __attribute__((always_inline)) inline void kaxpy_shift(double* z, double l, cons
     for (; k < n; ++k) z[k] += l * (static_cast<double>(a[k]) - c[k]);
 }
 
-// a . b over n doubles
-__attribute__((always_inline)) inline double kdot(const double* a, const double* b, Index n) {
-    v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
-    Index k = 0;
-    for (; k + 8 <= n; k += 8) {
-        s0 += rload4(a + k) * rload4(b + k);
-        s1 += rload4(a + k + 4) * rload4(b + k + 4);
-    }
-    double t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int j = 0; k < n; ++k, ++j) t[j] = a[k] * b[k];
-    const v4d t0 = {t[0], t[1], t[2], t[3]}, t1 = {t[4], t[5], t[6], t[7]};
-    return rsum8(s0 + t0, s1 + t1);
-}
-
 // x -= a * s over n doubles
 __attribute__((always_inline)) inline void kaxpy(double* x, const double* a, double s, Index n) {
     const v4d sv = {s, s, s, s};
@@ -195,7 +194,6 @@ __attribute__((always_inline)) inline void kaxpy(double* x, const double* a, dou
     ATTR void axpy_shift_##SUF(double* z, double l, const A* a, const double* c, Index n) {                \
         kaxpy_shift(z, l, a, c, n);                                                                        \
     }                                                                                                      \
-    ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdot(a, b, n); }            \
     ATTR void axpyd_##SUF(double* x, const double* a, double s, Index n) { kaxpy(x, a, s, n); }
 
 HULLSCOPE_RK_DEFINE(, generic)
@@ -230,7 +228,6 @@ template <class A>
 inline void rk_axpy_shift(double* z, double l, const A* a, const double* c, Index n) {
     HULLSCOPE_RK_CALL(axpy_shift, z, l, a, c, n);
 }
-inline double rk_dot(const double* a, const double* b, Index n) { return HULLSCOPE_RK_CALL(dotd, a, b, n); }
 inline void rk_axpy(double* x, const double* a, double s, Index n) { HULLSCOPE_RK_CALL(axpyd, x, a, s, n); }
 
 enum class Inner { kRestrictedOptimal, kInside, kStalled, kLimit };
@@ -254,6 +251,7 @@ struct Query {
     std::vector<double> z;     // current point minus q
     double zz = 0.0;
     std::vector<Index> pool;   // candidate rows outside S
+    std::vector<Index> work;   // working set: the leading candidates of every pass so far, sorted
 
     double scale = 0.0, kappa = 1.0, tol = 0.0, noise = 0.0, inside_thr = 0.0, pad = 0.0;
     double best_margin = -kInf, best_offset = 0.0;
@@ -307,7 +305,9 @@ struct Query {
         double rr = 0.0;
         for (int s = 0; s < k; ++s) {
             const double* col = &R[static_cast<size_t>(s) * cap];
-            r[s] = (r[s] - rk_dot(col, r.data(), s)) / col[s];
+            double acc = r[s];
+            for (int l = 0; l < s; ++l) acc -= col[l] * r[l];
+            r[s] = acc / col[s];
             rr += r[s] * r[s];
         }
         const double djj = ydot(j, j) + kappa;
@@ -370,7 +370,9 @@ struct Query {
         u.resize(static_cast<size_t>(k));
         for (int s = from; s < k; ++s) {
             const double* col = &R[static_cast<size_t>(s) * cap];
-            u[s] = (1.0 - rk_dot(col, u.data(), s)) / col[s];
+            double acc = 1.0;
+            for (int l = 0; l < s; ++l) acc -= col[l] * u[l];
+            u[s] = acc / col[s];
         }
     }
 
@@ -415,6 +417,48 @@ struct Query {
             best_offset = offset;
             best_normal.assign(a, a + d);
         }
+    }
+
+    // Merge the first `m` candidates of a pass into the working set (capped: past the cap the set
+    // restarts from this pass's candidates).
+    void add_work(const std::vector<Cand>& best, size_t m) {
+        m = std::min(m, best.size());
+        if (work.size() + m > static_cast<size_t>(kWorkMax)) work.clear();
+        for (size_t t = 0; t < m; ++t) work.push_back(best[t].i);
+        std::sort(work.begin(), work.end());
+        work.erase(std::unique(work.begin(), work.end()), work.end());
+    }
+
+    // Partial pricing: between passes over X, price only the working set and solve the restricted
+    // problem again on its `take` strongest violators, until it has none, `rounds` run out or the
+    // rows priced would pass `budget`. Every verdict and every certificate still comes from a full
+    // pass; this only moves the corral on between them. Its candidates come from this query's own
+    // passes only, so the answer never depends on which queries share a pass.
+    Inner partial_rounds(const SolveOptions& opt, Index max_iter, int rounds, int take, Index budget) {
+        Inner r = Inner::kRestrictedOptimal;
+        std::vector<Cand> viol;
+        std::vector<Index> sortedS;
+        Index priced = 0;
+        for (int round = 0; round < rounds && r == Inner::kRestrictedOptimal; ++round) {
+            if (priced + static_cast<Index>(work.size()) > budget) break;
+            priced += static_cast<Index>(work.size());
+            const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
+            sortedS.assign(S.begin(), S.end());
+            std::sort(sortedS.begin(), sortedS.end());
+            viol.clear();
+            for (Index c : work) {
+                const double p = price(c);
+                if (zz - p > thr && !std::binary_search(sortedS.begin(), sortedS.end(), c) && (!face || on_face(c)))
+                    viol.push_back(Cand{p, c});
+            }
+            if (viol.empty()) break;
+            const size_t m = std::min(viol.size(), static_cast<size_t>(take));
+            std::partial_sort(viol.begin(), viol.begin() + m, viol.end());
+            pool.clear();
+            for (size_t t = 0; t < m; ++t) pool.push_back(viol[t].i);
+            r = restricted_solve(opt, max_iter);
+        }
+        return r;
     }
 
     Inner restricted_solve(const SolveOptions& opt, Index max_iter) {
@@ -651,6 +695,7 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
 
     auto process = [&](Query<T>& qy, const PassOutput& po) {
         ++qy.passes;
+        qy.add_work(po.best, static_cast<size_t>(qy.face ? kFacePoolFactor : 1) * P);
         const Index dd = qy.d;
         if (qy.fresh) {
             qy.fresh = false;
@@ -779,7 +824,9 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             }
         }
         const double zz_before = qy.zz;
-        const Inner r = qy.restricted_solve(opt, max_iter);
+        Inner r = qy.restricted_solve(opt, max_iter);
+        if (r == Inner::kRestrictedOptimal && qy.zz > kSlowPass * zz_before)
+            r = qy.partial_rounds(opt, max_iter, kPartialRounds, kPartialTake, 2 * (subset ? nsub : n));
         // The face is a preference, never a trap: a pass on it that does not cut |z|^2 by a tenth
         // (or a stall) returns the query to all rows.
         if (qy.face && (r == Inner::kStalled || !(qy.zz < 0.9 * zz_before))) qy.face = false;
