@@ -6,7 +6,10 @@
 // Y_S^T Y_S + kappa e e^T (Y_S = rows of S minus q). Columns are generated from a pool: a full
 // pricing pass over X (shared by all queries in flight, see pricing.hpp) returns the P most
 // violating rows; the restricted problem over S and that pool is solved exactly; the next pass
-// either proves optimality over all rows or refills the pool. Both verdicts carry a certificate:
+// either proves optimality over all rows or refills the pool. In the slow tail of a query (a pass
+// that cuts |z|^2 by less than 30%), rounds of partial pricing over the query's own working set
+// (the leading candidates of its passes) move the corral on before the next full pass; only full
+// passes decide optimality. Both verdicts carry a certificate:
 //   inside  : sparse convex weights whose combination reproduces q to the stated residual;
 //   outside : a unit normal a and offset beta with a.x_i <= beta for every row and a.q - beta = margin.
 #pragma once
