@@ -9,6 +9,7 @@
 
 #include "hullscope/parallel.hpp"
 #include "hullscope/pricing.hpp"
+#include "hullscope/vec4.hpp"
 
 #include <Eigen/QR>
 
@@ -100,26 +101,7 @@ namespace {
 // corrals on MNIST: fused multiply-adds, and 8 partial sums in the forward triangular solves (which
 // stay sequential). Each left final residuals 4-100x above the floor reached without it, and some
 // distances unconverged.
-#if defined(__GNUC__) && !defined(__clang__)
-// The helpers below pass 4-wide vectors only between always-inlined functions: no call boundary,
-// so the note that such a return changes the ABI without AVX does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
-#endif
-typedef double v4d __attribute__((vector_size(32)));
-
-template <class T>
-__attribute__((always_inline)) inline v4d rload4(const T* p) {
-    if constexpr (sizeof(T) == sizeof(double)) {
-        v4d v;
-        __builtin_memcpy(&v, p, sizeof(v4d));
-        return v;
-    } else {
-        typedef float v4f __attribute__((vector_size(16)));
-        v4f f;
-        __builtin_memcpy(&f, p, sizeof(v4f));
-        return __builtin_convertvector(f, v4d);
-    }
-}
+using vec4::v4d;
 
 __attribute__((always_inline)) inline double rsum8(v4d a, v4d b) {
     return ((a[0] + b[0]) + (a[1] + b[1])) + ((a[2] + b[2]) + (a[3] + b[3]));
@@ -131,9 +113,9 @@ __attribute__((always_inline)) inline double kdot_shift(const A* a, const B* b, 
     v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
     Index k = 0;
     for (; k + 8 <= n; k += 8) {
-        const v4d c0 = rload4(c + k), c1 = rload4(c + k + 4);
-        s0 += (rload4(a + k) - c0) * (rload4(b + k) - c0);
-        s1 += (rload4(a + k + 4) - c1) * (rload4(b + k + 4) - c1);
+        const v4d c0 = vec4::load4(c + k), c1 = vec4::load4(c + k + 4);
+        s0 += (vec4::load4(a + k) - c0) * (vec4::load4(b + k) - c0);
+        s1 += (vec4::load4(a + k + 4) - c1) * (vec4::load4(b + k + 4) - c1);
     }
     double t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int j = 0; k < n; ++k, ++j) t[j] = (static_cast<double>(a[k]) - c[k]) * (static_cast<double>(b[k]) - c[k]);
@@ -147,8 +129,8 @@ __attribute__((always_inline)) inline double kdot_centred(const A* a, const doub
     v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
     Index k = 0;
     for (; k + 8 <= n; k += 8) {
-        s0 += (rload4(a + k) - rload4(c + k)) * rload4(z + k);
-        s1 += (rload4(a + k + 4) - rload4(c + k + 4)) * rload4(z + k + 4);
+        s0 += (vec4::load4(a + k) - vec4::load4(c + k)) * vec4::load4(z + k);
+        s1 += (vec4::load4(a + k + 4) - vec4::load4(c + k + 4)) * vec4::load4(z + k + 4);
     }
     double t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int j = 0; k < n; ++k, ++j) t[j] = (static_cast<double>(a[k]) - c[k]) * z[k];
@@ -162,8 +144,8 @@ __attribute__((always_inline)) inline void kaxpy_shift(double* z, double l, cons
     const v4d lv = {l, l, l, l};
     Index k = 0;
     for (; k + 4 <= n; k += 4) {
-        v4d zv = rload4(z + k);
-        zv += lv * (rload4(a + k) - rload4(c + k));
+        v4d zv = vec4::load4(z + k);
+        zv += lv * (vec4::load4(a + k) - vec4::load4(c + k));
         __builtin_memcpy(z + k, &zv, sizeof(v4d));
     }
     for (; k < n; ++k) z[k] += l * (static_cast<double>(a[k]) - c[k]);
@@ -174,8 +156,8 @@ __attribute__((always_inline)) inline void kaxpy(double* x, const double* a, dou
     const v4d sv = {s, s, s, s};
     Index k = 0;
     for (; k + 4 <= n; k += 4) {
-        v4d xv = rload4(x + k);
-        xv -= rload4(a + k) * sv;
+        v4d xv = vec4::load4(x + k);
+        xv -= vec4::load4(a + k) * sv;
         __builtin_memcpy(x + k, &xv, sizeof(v4d));
     }
     for (; k < n; ++k) x[k] -= a[k] * s;

@@ -8,6 +8,7 @@
 // the thread count. An AVX2+FMA build of each kernel is selected at run time where the CPU has it;
 // the generic build is plain C++.
 #include "hullscope/pricing.hpp"
+#include "hullscope/vec4.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -38,9 +39,9 @@ constexpr int kPackRows = HULLSCOPE_PACK_ROWS;
 constexpr int kUnionSkip = 64;  // row groups taken densely after one with too few shared zeros
 static_assert(kPackRows % kRowPad == 0, "packed rows come in whole padded groups");
 
-// 4-wide double vectors (GCC/Clang vector extensions; lowered to two SSE2 registers each in the
-// generic build, to one AVX register with FMA in the AVX2 build).
-typedef double v4d __attribute__((vector_size(32)));
+// 4-wide double vectors (vec4.hpp; one AVX register with FMA in the AVX2 build).
+using vec4::v4d;
+using vec4::load4;
 
 template <class T>
 using TileFn = void (*)(const T* const* xr, const double* cen, const double* Zt, Index d, int Bp, int c0, double* Tout);
@@ -49,19 +50,6 @@ using TileFn = void (*)(const T* const* xr, const double* cen, const double* Zt,
 // the same sequence of multiply-adds over k, in order, as in the packed kernel, so the two kernels
 // give identical bits: rows sit in the lanes of two accumulators, and 4 consecutive elements of 4
 // rows are loaded as vectors and transposed in registers so that one vector op serves 4 rows.
-template <class T>
-__attribute__((always_inline)) inline v4d load4(const T* p) {
-    if constexpr (sizeof(T) == sizeof(double)) {
-        v4d v;
-        __builtin_memcpy(&v, p, sizeof(v4d));
-        return v;
-    } else {
-        typedef float v4f __attribute__((vector_size(16)));
-        v4f f;
-        __builtin_memcpy(&f, p, sizeof(v4f));
-        return __builtin_convertvector(f, v4d);
-    }
-}
 
 #define HULLSCOPE_MV_GROUP(R0, R1, R2, R3, ACC, K)                                               \
     {                                                                                            \
