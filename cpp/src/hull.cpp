@@ -31,9 +31,10 @@ constexpr double kMinProgress = 1e-13;
 // keeps those on its face); other queries use the first `pool` of them, so their answers never
 // depend on which queries share the pass.
 constexpr int kFacePoolFactor = 4;
-// Partial pricing between passes over X (Query::partial_rounds). A pass that cuts |z|^2 by less
-// than kSlowPass (the slow tail of column generation, where a corral near its final size swaps a
-// few rows per pass) is followed by rounds over the query's working set: the leading candidates of
+// Partial pricing between passes over X (Query::partial_rounds). A pass that leaves |z|^2 above
+// kSlowPass times its value before (a cut of less than 30%: the slow tail of column generation,
+// where a corral near its final size swaps a few rows per pass) is followed by rounds over the
+// query's working set: the leading candidates of
 // its passes so far, at most kWorkMax rows. Each round offers the restricted problem the set's
 // kPartialTake strongest violators. The rounds per pass stop at kPartialRounds, or before they
 // would price more rows than two passes over X (rows of the working set are priced one query at a
