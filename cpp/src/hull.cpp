@@ -164,6 +164,27 @@ __attribute__((always_inline)) inline void kaxpy(double* x, const double* a, dou
     for (; k < n; ++k) x[k] -= a[k] * s;
 }
 
+// a . b over n doubles, n a multiple of 8 (rows of a query's row cache, zero-padded): the same
+// lanes and order as kdot_shift, so a row cached as y = x - c gives the same bits.
+__attribute__((always_inline)) inline double kdotd(const double* a, const double* b, Index n) {
+    v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0};
+    for (Index k = 0; k < n; k += 8) {
+        s0 += vec4::load4(a + k) * vec4::load4(b + k);
+        s1 += vec4::load4(a + k + 4) * vec4::load4(b + k + 4);
+    }
+    return rsum8(s0, s1);
+}
+
+// z += l y over n doubles, n a multiple of 4
+__attribute__((always_inline)) inline void kaxpyd(double* z, double l, const double* y, Index n) {
+    const v4d lv = {l, l, l, l};
+    for (Index k = 0; k < n; k += 4) {
+        v4d zv = vec4::load4(z + k);
+        zv += lv * vec4::load4(y + k);
+        __builtin_memcpy(z + k, &zv, sizeof(v4d));
+    }
+}
+
 #define HULLSCOPE_RK_DEFINE(ATTR, SUF)                                                                     \
     template <class A, class B>                                                                            \
     ATTR double dot_shift_##SUF(const A* a, const B* b, const double* c, Index n) {                        \
@@ -177,7 +198,9 @@ __attribute__((always_inline)) inline void kaxpy(double* x, const double* a, dou
     ATTR void axpy_shift_##SUF(double* z, double l, const A* a, const double* c, Index n) {                \
         kaxpy_shift(z, l, a, c, n);                                                                        \
     }                                                                                                      \
-    ATTR void axpyd_##SUF(double* x, const double* a, double s, Index n) { kaxpy(x, a, s, n); }
+    ATTR void axpyd_##SUF(double* x, const double* a, double s, Index n) { kaxpy(x, a, s, n); }          \
+    ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdotd(a, b, n); }          \
+    ATTR void axpyp_##SUF(double* z, double l, const double* y, Index n) { kaxpyd(z, l, y, n); }
 
 HULLSCOPE_RK_DEFINE(, generic)
 #ifdef HULLSCOPE_X86_DISPATCH
@@ -212,6 +235,58 @@ inline void rk_axpy_shift(double* z, double l, const A* a, const double* c, Inde
     HULLSCOPE_RK_CALL(axpy_shift, z, l, a, c, n);
 }
 inline void rk_axpy(double* x, const double* a, double s, Index n) { HULLSCOPE_RK_CALL(axpyd, x, a, s, n); }
+inline double rk_dotd(const double* a, const double* b, Index n) { return HULLSCOPE_RK_CALL(dotd, a, b, n); }
+inline void rk_axpyp(double* z, double l, const double* y, Index n) { HULLSCOPE_RK_CALL(axpyp, z, l, y, n); }
+
+// Forward solve with the corral's factor: x[s] = (x[s] - sum_{l<s} R(l, s) x[l]) / R(s, s) for s in
+// [from, to), x[0..from) already solved; R column-major with leading dimension cap. Each entry's
+// sum runs in order l = 0, 1, ..., s-1, as in the plain loop (so the bits are the same), but four
+// entries run side by side: their chains are independent up to the block's own triangle, and four
+// of them hide the latency of the one-at-a-time sum. Returns sum of x[s]^2 over [from, to), in order.
+inline double forward_solve(const double* R, int cap, double* x, int from, int to) {
+    double rr = 0.0;
+    int s = from;
+    for (; s + 4 <= to; s += 4) {
+        const double* c0 = R + static_cast<size_t>(s) * cap;
+        const double* c1 = c0 + cap;
+        const double* c2 = c1 + cap;
+        const double* c3 = c2 + cap;
+        double a0 = x[s], a1 = x[s + 1], a2 = x[s + 2], a3 = x[s + 3];
+        for (int l = 0; l < s; ++l) {
+            const double xl = x[l];
+            a0 -= c0[l] * xl;
+            a1 -= c1[l] * xl;
+            a2 -= c2[l] * xl;
+            a3 -= c3[l] * xl;
+        }
+        const double x0 = a0 / c0[s];
+        a1 -= c1[s] * x0;
+        const double x1 = a1 / c1[s + 1];
+        a2 -= c2[s] * x0;
+        a2 -= c2[s + 1] * x1;
+        const double x2 = a2 / c2[s + 2];
+        a3 -= c3[s] * x0;
+        a3 -= c3[s + 1] * x1;
+        a3 -= c3[s + 2] * x2;
+        const double x3 = a3 / c3[s + 3];
+        x[s] = x0;
+        x[s + 1] = x1;
+        x[s + 2] = x2;
+        x[s + 3] = x3;
+        rr += x0 * x0;
+        rr += x1 * x1;
+        rr += x2 * x2;
+        rr += x3 * x3;
+    }
+    for (; s < to; ++s) {
+        const double* col = R + static_cast<size_t>(s) * cap;
+        double acc = x[s];
+        for (int l = 0; l < s; ++l) acc -= col[l] * x[l];
+        x[s] = acc / col[s];
+        rr += x[s] * x[s];
+    }
+    return rr;
+}
 
 enum class Inner { kRestrictedOptimal, kInside, kStalled, kLimit };
 
@@ -234,6 +309,23 @@ struct Query {
     std::vector<double> z;     // current point minus q
     double zz = 0.0;
     std::vector<Index> pool;   // candidate rows outside S
+    // Row cache: every corral and pool row, widened and shifted once, y = x - q, over the query's
+    // kept coordinates cc (ascending), zero-padded to ld (a multiple of 8). The restricted problem
+    // reads only these rows: contiguous doubles, about 3x faster per product than converting and
+    // shifting the stored rows each time, and shorter on a face. A coordinate is left out only
+    // while every cached row equals q there exactly (q on a face of the bounding box, and rows on
+    // that face), so each product is the full one; a row that differs from q on a left-out
+    // coordinate brings that coordinate back (and the cache is rebuilt). Products keep the lanes of
+    // the uncached kernels: with every coordinate kept, the bits are theirs.
+    std::vector<Index> cc;       // kept coordinates
+    std::vector<Index> dropped;  // the others, where every cached row equals q
+    Index ld = 0;
+    std::vector<double> slab;    // slots of ld doubles
+    std::vector<int> free_slots;
+    int nslots = 0;
+    std::vector<int> cs;         // slot of each corral row (parallel to S)
+    std::vector<int> ps;         // slot of each pool row (parallel to pool)
+    std::vector<double> zc;      // z over the kept coordinates, padded
     std::vector<Index> work;   // working set: the leading candidates of every pass so far, sorted
 
     double scale = 0.0, kappa = 1.0, tol = 0.0, noise = 0.0, inside_thr = 0.0, pad = 0.0;
@@ -269,6 +361,89 @@ struct Query {
     double price(Index c) const { return rk_dot_centred(row(c), q.data(), z.data(), d); }
     double& Rat(int i, int j) { return R[static_cast<size_t>(j) * cap + i]; }
 
+    const double* yrow(int slot) const { return slab.data() + static_cast<size_t>(slot) * ld; }
+    double ydot_s(int a, int b) const { return rk_dotd(yrow(a), yrow(b), ld); }
+    double price_s(int slot) const { return rk_dotd(yrow(slot), zc.data(), ld); }
+
+    // An empty cache keeping every coordinate but `drop` (ascending).
+    void init_cache(const std::vector<Index>& drop) {
+        dropped = drop;
+        cc.clear();
+        size_t t = 0;
+        for (Index j = 0; j < d; ++j) {
+            if (t < dropped.size() && dropped[t] == j) {
+                ++t;
+                continue;
+            }
+            cc.push_back(j);
+        }
+        ld = (static_cast<Index>(cc.size()) + 7) / 8 * 8;
+        slab.clear();
+        free_slots.clear();
+        nslots = 0;
+        cs.clear();
+        ps.clear();
+        zc.assign(static_cast<size_t>(ld), 0.0);
+    }
+    void fill_slot(int slot, Index i) {
+        const T* x = row(i);
+        double* y = slab.data() + static_cast<size_t>(slot) * ld;
+        const Index dc = static_cast<Index>(cc.size());
+        for (Index t = 0; t < dc; ++t) y[t] = static_cast<double>(x[cc[t]]) - q[cc[t]];
+        for (Index t = dc; t < ld; ++t) y[t] = 0.0;
+    }
+    int alloc_slot() {
+        if (!free_slots.empty()) {
+            const int sl = free_slots.back();
+            free_slots.pop_back();
+            return sl;
+        }
+        slab.resize(static_cast<size_t>(nslots + 1) * ld);
+        return nslots++;
+    }
+    void free_slot(int sl) { free_slots.push_back(sl); }
+    // A slot holding row i; first brings back every left-out coordinate where row i differs from q.
+    int acquire(Index i) {
+        if (!dropped.empty()) {
+            const T* x = row(i);
+            std::vector<Index> keep_drop;
+            bool widen = false;
+            for (Index j : dropped) {
+                if (static_cast<double>(x[j]) - q[j] != 0.0) widen = true;
+                else keep_drop.push_back(j);
+            }
+            if (widen) rebuild_cache(keep_drop);
+        }
+        const int sl = alloc_slot();
+        fill_slot(sl, i);
+        return sl;
+    }
+    // New kept coordinates: every corral and pool row cached again, z gathered from its full copy
+    // (zero on the left-out coordinates, so exact).
+    void rebuild_cache(const std::vector<Index>& drop) {
+        init_cache(drop);
+        for (size_t s = 0; s < S.size(); ++s) {
+            cs.push_back(alloc_slot());
+            fill_slot(cs.back(), S[s]);
+        }
+        for (size_t t = 0; t < pool.size(); ++t) {
+            ps.push_back(alloc_slot());
+            fill_slot(ps.back(), pool[t]);
+        }
+        if (!z.empty())
+            for (size_t t = 0; t < cc.size(); ++t) zc[t] = z[cc[t]];
+    }
+    void pool_clear() {
+        for (int sl : ps) free_slot(sl);
+        pool.clear();
+        ps.clear();
+    }
+    void pool_push(Index c) {
+        const int sl = acquire(c);
+        pool.push_back(c);
+        ps.push_back(sl);
+    }
+
     void ensure_cap(int need) {
         if (need <= cap) return;
         int nc = std::max(need, std::max(8, 2 * cap));
@@ -279,21 +454,15 @@ struct Query {
         cap = nc;
     }
 
-    // Append row j to the factor of Y_S^T Y_S + kappa e e^T. False when j is affinely dependent.
-    bool chol_append(Index j) {
+    // Append the row cached in slot sj to the factor of Y_S^T Y_S + kappa e e^T. False when it is
+    // affinely dependent.
+    bool chol_append(int sj) {
         ensure_cap(k + 1);
         std::vector<double> r(static_cast<size_t>(k));
-        for (int s = 0; s < k; ++s) r[s] = ydot(S[s], j) + kappa;
+        for (int s = 0; s < k; ++s) r[s] = ydot_s(cs[s], sj) + kappa;
         // forward solve R^T r = g (column s of R holds R(0..s, s))
-        double rr = 0.0;
-        for (int s = 0; s < k; ++s) {
-            const double* col = &R[static_cast<size_t>(s) * cap];
-            double acc = r[s];
-            for (int l = 0; l < s; ++l) acc -= col[l] * r[l];
-            r[s] = acc / col[s];
-            rr += r[s] * r[s];
-        }
-        const double djj = ydot(j, j) + kappa;
+        const double rr = forward_solve(R.data(), cap, r.data(), 0, k);
+        const double djj = ydot_s(sj, sj) + kappa;
         const double rho2 = djj - rr;
         if (!(rho2 > kDependentPivot * djj)) return false;
         for (int s = 0; s < k; ++s) Rat(s, k) = r[s];
@@ -308,18 +477,25 @@ struct Query {
     bool refactor() {
         const int kk = k;
         std::vector<Index> keepS = S;
+        std::vector<int> keepC = cs;
         k = 0;
         std::fill(R.begin(), R.end(), 0.0);
         std::vector<Index> S2;
+        std::vector<int> C2;
         std::vector<double> lam2;
         for (int s = 0; s < kk; ++s) {
             S.assign(S2.begin(), S2.end());
-            if (chol_append(keepS[s])) {
+            cs.assign(C2.begin(), C2.end());
+            if (chol_append(keepC[s])) {
                 S2.push_back(keepS[s]);
+                C2.push_back(keepC[s]);
                 lam2.push_back(lam[s]);
+            } else {
+                free_slot(keepC[s]);  // dependent: leaves the corral
             }
         }
         S.swap(S2);
+        cs.swap(C2);
         double sum = 0.0;
         for (double l : lam2) sum += l;
         for (double& l : lam2) l /= sum;
@@ -351,12 +527,8 @@ struct Query {
     // taken, so u holds exactly what a full forward solve of R^T u = e would give now.
     void extend_u(int from) {
         u.resize(static_cast<size_t>(k));
-        for (int s = from; s < k; ++s) {
-            const double* col = &R[static_cast<size_t>(s) * cap];
-            double acc = 1.0;
-            for (int l = 0; l < s; ++l) acc -= col[l] * u[l];
-            u[s] = acc / col[s];
-        }
+        for (int s = from; s < k; ++s) u[s] = 1.0;
+        forward_solve(R.data(), cap, u.data(), from, k);
     }
 
     // Affine minimiser of the corral: alpha proportional to M^{-1} e, M = Y^T Y + kappa e e^T,
@@ -375,20 +547,26 @@ struct Query {
         return true;
     }
 
+    // z = sum_s lam_s y_s over the kept coordinates; the full z is zero elsewhere.
     void recompute_z() {
-        std::fill(z.begin(), z.end(), 0.0);
-        for (int s = 0; s < k; ++s) rk_axpy_shift(z.data(), lam[s], row(S[s]), q.data(), d);
+        std::fill(zc.begin(), zc.end(), 0.0);
+        for (int s = 0; s < k; ++s) rk_axpyp(zc.data(), lam[s], yrow(cs[s]), ld);
+        for (size_t t = 0; t < cc.size(); ++t) z[cc[t]] = zc[t];
         zz = dot_fixed(z.data(), z.data(), d);
     }
 
     void start_corral(Index j) {
+        for (int sl : cs) free_slot(sl);
+        cs.clear();
+        S.clear();
+        cs.push_back(acquire(j));
         S.assign(1, j);
         lam.assign(1, 1.0);
         k = 0;
         cap = 0;
         R.clear();
         ensure_cap(8);
-        Rat(0, 0) = std::sqrt(ydot(j, j) + kappa);
+        Rat(0, 0) = std::sqrt(ydot_s(cs[0], cs[0]) + kappa);
         k = 1;
         extend_u(0);
         recompute_z();
@@ -437,8 +615,8 @@ struct Query {
             if (viol.empty()) break;
             const size_t m = std::min(viol.size(), static_cast<size_t>(take));
             std::partial_sort(viol.begin(), viol.begin() + m, viol.end());
-            pool.clear();
-            for (size_t t = 0; t < m; ++t) pool.push_back(viol[t].i);
+            pool_clear();
+            for (size_t t = 0; t < m; ++t) pool_push(viol[t].i);
             r = restricted_solve(opt, max_iter);
         }
         return r;
@@ -449,21 +627,30 @@ struct Query {
         for (;;) {
             if (std::sqrt(zz) <= inside_thr) return Inner::kInside;
             Index best = -1;
+            size_t bpos = 0;
             double bestp = kInf;
-            for (Index c : pool) {
-                const double p = price(c);
+            for (size_t t = 0; t < pool.size(); ++t) {
+                const Index c = pool[t];
+                const double p = price_s(ps[t]);
                 if (p < bestp || (p == bestp && c < best)) {
                     bestp = p;
                     best = c;
+                    bpos = t;
                 }
             }
             const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
             if (best < 0 || zz - bestp <= thr) return Inner::kRestrictedOptimal;
             if (iters >= max_iter) return Inner::kLimit;
             ++iters;
-            pool.erase(std::find(pool.begin(), pool.end(), best));
-            if (!chol_append(best)) continue;  // dependent: drop it from the pool
+            const int bslot = ps[bpos];
+            pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(bpos));
+            ps.erase(ps.begin() + static_cast<std::ptrdiff_t>(bpos));
+            if (!chol_append(bslot)) {  // dependent: drop it from the pool
+                free_slot(bslot);
+                continue;
+            }
             S.push_back(best);
+            cs.push_back(bslot);
             lam.push_back(0.0);
             const double zz_before = zz;
             // minor cycles
@@ -473,6 +660,8 @@ struct Query {
                     if (!lam.empty() && lam.back() == 0.0) {
                         chol_remove(k - 1);
                         S.pop_back();
+                        free_slot(cs.back());
+                        cs.pop_back();
                         lam.pop_back();
                     }
                     if (refactored) return Inner::kStalled;
@@ -507,8 +696,10 @@ struct Query {
                 for (int s = k - 1; s >= 0; --s) {
                     if (lam[s] <= 0.0) {
                         pool.push_back(S[s]);
+                        ps.push_back(cs[s]);
                         chol_remove(s);
                         S.erase(S.begin() + s);
+                        cs.erase(cs.begin() + s);
                         lam.erase(lam.begin() + s);
                     }
                 }
@@ -739,17 +930,18 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                     }
                 }
             }
+            qy.init_cache(qy.face ? qy.tight : std::vector<Index>{});
             qy.start_corral(bi);
-            qy.pool.clear();
+            qy.pool_clear();
             if (qy.face) {
                 const size_t nF = std::min(po.best.size(), static_cast<size_t>(kFacePoolFactor) * P);
                 for (size_t t = 0; t < nF; ++t)
-                    if (po.best[t].i != bi && qy.on_face(po.best[t].i)) qy.pool.push_back(po.best[t].i);
+                    if (po.best[t].i != bi && qy.on_face(po.best[t].i)) qy.pool_push(po.best[t].i);
             }
             if (qy.pool.empty()) {
                 qy.face = false;
                 for (size_t t = 0; t < nP; ++t)
-                    if (po.best[t].i != bi) qy.pool.push_back(po.best[t].i);
+                    if (po.best[t].i != bi) qy.pool_push(po.best[t].i);
             }
             if (qy.scale == 0.0) {  // every row equals q
                 qy.converged = true;
@@ -782,13 +974,13 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                 qy.done = true;
                 return;
             }
-            qy.pool.clear();
+            qy.pool_clear();
             if (qy.face) {
                 const size_t nF = std::min(po.best.size(), static_cast<size_t>(kFacePoolFactor) * P);
                 for (size_t t = 0; t < nF; ++t) {
                     const Cand& c = po.best[t];
                     if (qy.zz - (c.v - zq) <= thr) break;  // sorted ascending: the rest are no better
-                    if (!in_corral(qy, c.i) && qy.on_face(c.i)) qy.pool.push_back(c.i);
+                    if (!in_corral(qy, c.i) && qy.on_face(c.i)) qy.pool_push(c.i);
                 }
                 // no violator on the face: q is not inside (or the face is exhausted); go on with all rows
                 if (qy.pool.empty()) qy.face = false;
@@ -798,7 +990,7 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                 for (size_t t = 0; t < nP; ++t) {
                     const Cand& c = po.best[t];
                     if (qy.zz - (c.v - zq) <= thr) break;
-                    if (!in_corral(qy, c.i)) qy.pool.push_back(c.i);
+                    if (!in_corral(qy, c.i)) qy.pool_push(c.i);
                 }
             }
             if (qy.pool.empty()) {  // the only violators are already in the corral: rounding floor
