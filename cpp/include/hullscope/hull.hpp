@@ -9,7 +9,10 @@
 // either proves optimality over all rows or refills the pool. In the slow tail of a query (a pass
 // that cuts |z|^2 by less than 30%), rounds of partial pricing over the query's own working set
 // (the leading candidates of its passes) move the corral on before the next full pass; only full
-// passes decide optimality. Both verdicts carry a certificate:
+// passes decide optimality. The restricted problem reads its rows from a per-query cache, widened
+// and shifted once (y = x - q in double), over the coordinates where some cached row differs from
+// q (a query on a face of the bounding box leaves that face's coordinates out while its rows stay
+// on it). Both verdicts carry a certificate:
 //   inside  : sparse convex weights whose combination reproduces q to the stated residual;
 //   outside : a unit normal a and offset beta with a.x_i <= beta for every row and a.q - beta = margin.
 #pragma once
