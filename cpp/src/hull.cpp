@@ -326,6 +326,7 @@ struct Query {
     std::vector<int> cs;         // slot of each corral row (parallel to S)
     std::vector<int> ps;         // slot of each pool row (parallel to pool)
     std::vector<double> zc;      // z over the kept coordinates, padded
+    std::vector<std::pair<Index, int>> stale;  // (row, slot) of the previous pool, by row; slot -1 once taken
     std::vector<Index> work;   // working set: the leading candidates of every pass so far, sorted
 
     double scale = 0.0, kappa = 1.0, tol = 0.0, noise = 0.0, inside_thr = 0.0, pad = 0.0;
@@ -383,6 +384,7 @@ struct Query {
         nslots = 0;
         cs.clear();
         ps.clear();
+        stale.clear();  // their slots went with the slab
         zc.assign(static_cast<size_t>(ld), 0.0);
     }
     void fill_slot(int slot, Index i) {
@@ -402,7 +404,11 @@ struct Query {
         return nslots++;
     }
     void free_slot(int sl) { free_slots.push_back(sl); }
-    // A slot holding row i; first brings back every left-out coordinate where row i differs from q.
+    // A slot holding row i. A row that differs from q on a left-out coordinate first brings
+    // coordinates back: while the query still prefers its face (the row is its first corral point,
+    // the nearest neighbour, taken before the face pool) just those where it differs; once the
+    // query has left its face (rows off it enter one after another), all of them, so the cache is
+    // rebuilt at most twice per query.
     int acquire(Index i) {
         if (!dropped.empty()) {
             const T* x = row(i);
@@ -412,7 +418,10 @@ struct Query {
                 if (static_cast<double>(x[j]) - q[j] != 0.0) widen = true;
                 else keep_drop.push_back(j);
             }
-            if (widen) rebuild_cache(keep_drop);
+            if (widen) {
+                if (!face) keep_drop.clear();
+                rebuild_cache(keep_drop);
+            }
         }
         const int sl = alloc_slot();
         fill_slot(sl, i);
@@ -433,13 +442,29 @@ struct Query {
         if (!z.empty())
             for (size_t t = 0; t < cc.size(); ++t) zc[t] = z[cc[t]];
     }
+    // A new pool keeps the cached rows of the previous one that it takes again (a pass's leading
+    // candidates change little from pass to pass); release_stale() frees the others.
     void pool_clear() {
-        for (int sl : ps) free_slot(sl);
+        release_stale();
+        for (size_t t = 0; t < pool.size(); ++t) stale.emplace_back(pool[t], ps[t]);
+        std::sort(stale.begin(), stale.end());
         pool.clear();
         ps.clear();
     }
+    void release_stale() {
+        for (const auto& e : stale)
+            if (e.second >= 0) free_slot(e.second);
+        stale.clear();
+    }
     void pool_push(Index c) {
-        const int sl = acquire(c);
+        auto it = std::lower_bound(stale.begin(), stale.end(), std::make_pair(c, std::numeric_limits<int>::min()));
+        int sl;
+        if (it != stale.end() && it->first == c && it->second >= 0) {
+            sl = it->second;
+            it->second = -1;
+        } else {
+            sl = acquire(c);
+        }
         pool.push_back(c);
         ps.push_back(sl);
     }
@@ -617,6 +642,7 @@ struct Query {
             std::partial_sort(viol.begin(), viol.begin() + m, viol.end());
             pool_clear();
             for (size_t t = 0; t < m; ++t) pool_push(viol[t].i);
+            release_stale();
             r = restricted_solve(opt, max_iter);
         }
         return r;
@@ -932,6 +958,15 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             }
             qy.init_cache(qy.face ? qy.tight : std::vector<Index>{});
             qy.start_corral(bi);
+            if (qy.scale == 0.0) {  // every row equals q
+                qy.converged = true;
+                qy.done = true;
+                return;
+            }
+            if (opt.early_exit && qy.best_margin > qy.tol) {  // settled: no pool to cache
+                qy.done = true;
+                return;
+            }
             qy.pool_clear();
             if (qy.face) {
                 const size_t nF = std::min(po.best.size(), static_cast<size_t>(kFacePoolFactor) * P);
@@ -942,15 +977,6 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                 qy.face = false;
                 for (size_t t = 0; t < nP; ++t)
                     if (po.best[t].i != bi) qy.pool_push(po.best[t].i);
-            }
-            if (qy.scale == 0.0) {  // every row equals q
-                qy.converged = true;
-                qy.done = true;
-                return;
-            }
-            if (opt.early_exit && qy.best_margin > qy.tol) {
-                qy.done = true;
-                return;
             }
         } else {
             const double nz = std::sqrt(qy.zz);
@@ -993,6 +1019,7 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                     if (!in_corral(qy, c.i)) qy.pool_push(c.i);
                 }
             }
+            qy.release_stale();
             if (qy.pool.empty()) {  // the only violators are already in the corral: rounding floor
                 qy.done = true;
                 return;
