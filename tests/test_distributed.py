@@ -382,3 +382,17 @@ def test_out_without_a_client_checkpoints_on_a_local_cluster(tmp_path):
     assert rep2.computed == [] and sorted(rep2.skipped) == [0, 1, 2, 3]
     assert_same(again, local)
     assert (local.status[-10:] == "inside").all()
+
+
+@pytest.mark.parametrize("shape,dtype", [((41, 7), np.float32), ((5, 1), np.float32), ((300, 3), np.float64)])
+def test_byte_check_finds_a_one_ulp_change_anywhere(tmp_path, shape, dtype):
+    """The reuse check compares 8 bytes at a time plus a byte-wise tail (float32 rows of odd width
+    leave one): a single element one ulp off, first, last or in the middle, is a different X."""
+    X = np.random.default_rng(5).random(shape).astype(dtype)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    assert hd._same_bytes(np.load(path, mmap_mode="r"), X)
+    for idx in [(0, 0), (shape[0] - 1, shape[1] - 1), (shape[0] // 2, shape[1] // 2)]:
+        Y = X.copy()
+        Y[idx] = np.nextafter(Y[idx], np.inf, dtype=dtype)
+        assert not hd._same_bytes(np.load(path, mmap_mode="r"), Y), idx
