@@ -450,3 +450,26 @@ def test_queries_on_bounding_box_faces_agree_with_highs():
     for f in ("distance", "nearest", "values", "indices", "normal", "passes", "iterations"):
         np.testing.assert_array_equal(getattr(dist, f), getattr(b, f))
     np.testing.assert_array_equal(one.nearest[0], dist.nearest[10])
+
+
+def test_long_rows_skip_the_row_cache_and_agree_with_highs():
+    """At d = 6,000 a face query's pool of 256 rows would pass the row cache's 4 MB budget, so its
+    restricted problem reads the stored rows; a plain query's pool of 64 still fits. Both against
+    HiGHS, with certificates verified."""
+    rng = np.random.default_rng(31)
+    n, d = 60, 6000
+    for X in (_pixel_like(rng, n, d, density=0.5), rng.normal(size=(n, d))):
+        Q = [rng.dirichlet(np.ones(k)) @ X[rng.choice(n, size=k, replace=False)] for k in (2, 5, 30)]
+        Q += [X.mean(axis=0) + 2.0 * (X[i] - X.mean(axis=0)) for i in (0, 1)]  # outside
+        Q = np.array(Q)
+        r = Hull(X).distance(Q)
+        assert r.verify(), r.verify().failures
+        assert np.all(r.converged)
+        for i, q in enumerate(Q):
+            assert (r.status[i] == "inside") == lp_member(X, q), i
+            ref = qp_distance(X, q)
+            if r.status[i] == "outside":
+                assert r.distance[i] == pytest.approx(ref, rel=1e-7), i
+            else:
+                assert ref < 1e-6 * r.scale[i]
+        assert list(r.status) == ["inside"] * 3 + ["outside"] * 2

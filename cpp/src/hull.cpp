@@ -44,6 +44,10 @@ constexpr int kWorkMax = 8192;
 constexpr double kSlowPass = 0.7;
 constexpr int kPartialTake = 64;
 constexpr int kPartialRounds = 16;
+// Bytes a query's row cache may spend on one pool of candidate rows (the corral comes on top, at
+// most d + 1 rows, no more than the factor R): 4 MB is a face pool of 256 rows up to 2,048 kept
+// coordinates, a plain pool of 64 up to 8,192.
+constexpr double kCacheBudget = 4.0 * (1 << 20);
 }  // namespace
 
 PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) { init(X, threads); }
@@ -362,13 +366,24 @@ struct Query {
     double price(Index c) const { return rk_dot_centred(row(c), q.data(), z.data(), d); }
     double& Rat(int i, int j) { return R[static_cast<size_t>(j) * cap + i]; }
 
+    // Without the cache (rows too long for it) a slot only names its row, and the products read the
+    // stored rows as before; with every coordinate kept the two give the same bits.
+    bool cached = true;
+    std::vector<Index> slot_row;  // the row each slot holds
     const double* yrow(int slot) const { return slab.data() + static_cast<size_t>(slot) * ld; }
-    double ydot_s(int a, int b) const { return rk_dotd(yrow(a), yrow(b), ld); }
-    double price_s(int slot) const { return rk_dotd(yrow(slot), zc.data(), ld); }
+    double ydot_s(int a, int b) const {
+        if (!cached) return rk_dot_shift(row(slot_row[a]), row(slot_row[b]), q.data(), d);
+        return rk_dotd(yrow(a), yrow(b), ld);
+    }
+    double price_s(int slot) const {
+        if (!cached) return rk_dot_centred(row(slot_row[slot]), q.data(), z.data(), d);
+        return rk_dotd(yrow(slot), zc.data(), ld);
+    }
 
     // An empty cache keeping every coordinate but `drop` (ascending).
-    void init_cache(const std::vector<Index>& drop) {
-        dropped = drop;
+    void init_cache(const std::vector<Index>& drop, bool use_cache = true) {
+        cached = use_cache;
+        dropped = cached ? drop : std::vector<Index>{};
         cc.clear();
         size_t t = 0;
         for (Index j = 0; j < d; ++j) {
@@ -380,6 +395,7 @@ struct Query {
         }
         ld = (static_cast<Index>(cc.size()) + 7) / 8 * 8;
         slab.clear();
+        slot_row.clear();
         free_slots.clear();
         nslots = 0;
         cs.clear();
@@ -388,6 +404,8 @@ struct Query {
         zc.assign(static_cast<size_t>(ld), 0.0);
     }
     void fill_slot(int slot, Index i) {
+        slot_row[static_cast<size_t>(slot)] = i;
+        if (!cached) return;
         const T* x = row(i);
         double* y = slab.data() + static_cast<size_t>(slot) * ld;
         const Index dc = static_cast<Index>(cc.size());
@@ -400,7 +418,8 @@ struct Query {
             free_slots.pop_back();
             return sl;
         }
-        slab.resize(static_cast<size_t>(nslots + 1) * ld);
+        if (cached) slab.resize(static_cast<size_t>(nslots + 1) * ld);
+        slot_row.resize(static_cast<size_t>(nslots + 1));
         return nslots++;
     }
     void free_slot(int sl) { free_slots.push_back(sl); }
@@ -574,6 +593,12 @@ struct Query {
 
     // z = sum_s lam_s y_s over the kept coordinates; the full z is zero elsewhere.
     void recompute_z() {
+        if (!cached) {
+            std::fill(z.begin(), z.end(), 0.0);
+            for (int s = 0; s < k; ++s) rk_axpy_shift(z.data(), lam[s], row(S[s]), q.data(), d);
+            zz = dot_fixed(z.data(), z.data(), d);
+            return;
+        }
         std::fill(zc.begin(), zc.end(), 0.0);
         for (int s = 0; s < k; ++s) rk_axpyp(zc.data(), lam[s], yrow(cs[s]), ld);
         for (size_t t = 0; t < cc.size(); ++t) z[cc[t]] = zc[t];
@@ -956,7 +981,13 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                     }
                 }
             }
-            qy.init_cache(qy.face ? qy.tight : std::vector<Index>{});
+            {
+                // The cache holds the pool and the corral; rows too long for a pool of them to stay
+                // within kCacheBudget are read from X instead (high-dimensional inputs).
+                const double pool_rows = static_cast<double>(qy.face ? kFacePoolFactor * P : P);
+                const double row_bytes = 8.0 * static_cast<double>(dd - static_cast<Index>(qy.face ? qy.tight.size() : 0));
+                qy.init_cache(qy.face ? qy.tight : std::vector<Index>{}, pool_rows * row_bytes <= kCacheBudget);
+            }
             qy.start_corral(bi);
             if (qy.scale == 0.0) {  // every row equals q
                 qy.converged = true;
