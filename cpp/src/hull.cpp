@@ -319,8 +319,8 @@ struct Query {
     // shifting the stored rows each time, and shorter on a face. A coordinate is left out only
     // while every cached row equals q there exactly (q on a face of the bounding box, and rows on
     // that face), so each product is the full one; a row that differs from q on a left-out
-    // coordinate brings that coordinate back (and the cache is rebuilt). Products keep the lanes of
-    // the uncached kernels: with every coordinate kept, the bits are theirs.
+    // coordinate brings coordinates back and the cache is rebuilt (see acquire). Products keep the
+    // lanes of the uncached kernels: with every coordinate kept, the bits are theirs.
     std::vector<Index> cc;       // kept coordinates
     std::vector<Index> dropped;  // the others, where every cached row equals q
     Index ld = 0;
@@ -431,14 +431,12 @@ struct Query {
     int acquire(Index i) {
         if (!dropped.empty()) {
             const T* x = row(i);
-            std::vector<Index> keep_drop;
-            bool widen = false;
-            for (Index j : dropped) {
-                if (static_cast<double>(x[j]) - q[j] != 0.0) widen = true;
-                else keep_drop.push_back(j);
-            }
-            if (widen) {
-                if (!face) keep_drop.clear();
+            const auto differs = [&](Index j) { return static_cast<double>(x[j]) - q[j] != 0.0; };
+            if (std::any_of(dropped.begin(), dropped.end(), differs)) {
+                std::vector<Index> keep_drop;
+                if (face)
+                    for (Index j : dropped)
+                        if (!differs(j)) keep_drop.push_back(j);
                 rebuild_cache(keep_drop);
             }
         }
