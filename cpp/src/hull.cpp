@@ -179,16 +179,6 @@ __attribute__((always_inline)) inline double kdotd(const double* a, const double
     return rsum8(s0, s1);
 }
 
-// z += l y over n doubles, n a multiple of 4
-__attribute__((always_inline)) inline void kaxpyd(double* z, double l, const double* y, Index n) {
-    const v4d lv = {l, l, l, l};
-    for (Index k = 0; k < n; k += 4) {
-        v4d zv = vec4::load4(z + k);
-        zv += lv * vec4::load4(y + k);
-        __builtin_memcpy(z + k, &zv, sizeof(v4d));
-    }
-}
-
 #define HULLSCOPE_RK_DEFINE(ATTR, SUF)                                                                     \
     template <class A, class B>                                                                            \
     ATTR double dot_shift_##SUF(const A* a, const B* b, const double* c, Index n) {                        \
@@ -203,8 +193,7 @@ __attribute__((always_inline)) inline void kaxpyd(double* z, double l, const dou
         kaxpy_shift(z, l, a, c, n);                                                                        \
     }                                                                                                      \
     ATTR void axpyd_##SUF(double* x, const double* a, double s, Index n) { kaxpy(x, a, s, n); }          \
-    ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdotd(a, b, n); }          \
-    ATTR void axpyp_##SUF(double* z, double l, const double* y, Index n) { kaxpyd(z, l, y, n); }
+    ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdotd(a, b, n); }
 
 HULLSCOPE_RK_DEFINE(, generic)
 #ifdef HULLSCOPE_X86_DISPATCH
@@ -240,7 +229,6 @@ inline void rk_axpy_shift(double* z, double l, const A* a, const double* c, Inde
 }
 inline void rk_axpy(double* x, const double* a, double s, Index n) { HULLSCOPE_RK_CALL(axpyd, x, a, s, n); }
 inline double rk_dotd(const double* a, const double* b, Index n) { return HULLSCOPE_RK_CALL(dotd, a, b, n); }
-inline void rk_axpyp(double* z, double l, const double* y, Index n) { HULLSCOPE_RK_CALL(axpyp, z, l, y, n); }
 
 // Forward solve with the corral's factor: x[s] = (x[s] - sum_{l<s} R(l, s) x[l]) / R(s, s) for s in
 // [from, to), x[0..from) already solved; R column-major with leading dimension cap. Each entry's
@@ -326,7 +314,6 @@ struct Query {
     Index ld = 0;
     std::vector<double> slab;    // slots of ld doubles
     std::vector<int> free_slots;
-    int nslots = 0;
     std::vector<int> cs;         // slot of each corral row (parallel to S)
     std::vector<int> ps;         // slot of each pool row (parallel to pool)
     std::vector<double> zc;      // z over the kept coordinates, padded
@@ -397,7 +384,6 @@ struct Query {
         slab.clear();
         slot_row.clear();
         free_slots.clear();
-        nslots = 0;
         cs.clear();
         ps.clear();
         stale.clear();  // their slots went with the slab
@@ -418,9 +404,10 @@ struct Query {
             free_slots.pop_back();
             return sl;
         }
-        if (cached) slab.resize(static_cast<size_t>(nslots + 1) * ld);
-        slot_row.resize(static_cast<size_t>(nslots + 1));
-        return nslots++;
+        const int sl = static_cast<int>(slot_row.size());
+        slot_row.push_back(-1);
+        if (cached) slab.resize(slot_row.size() * static_cast<size_t>(ld));
+        return sl;
     }
     void free_slot(int sl) { free_slots.push_back(sl); }
     // A slot holding row i. A row that differs from q on a left-out coordinate first brings
@@ -598,7 +585,8 @@ struct Query {
             return;
         }
         std::fill(zc.begin(), zc.end(), 0.0);
-        for (int s = 0; s < k; ++s) rk_axpyp(zc.data(), lam[s], yrow(cs[s]), ld);
+        // zc -= y (-lam): the same bits as zc += lam y, through the back solve's kernel
+        for (int s = 0; s < k; ++s) rk_axpy(zc.data(), yrow(cs[s]), -lam[s], ld);
         for (size_t t = 0; t < cc.size(); ++t) z[cc[t]] = zc[t];
         zz = dot_fixed(z.data(), z.data(), d);
     }
