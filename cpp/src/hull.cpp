@@ -179,6 +179,29 @@ __attribute__((always_inline)) inline double kdotd(const double* a, const double
     return rsum8(s0, s1);
 }
 
+// Four products a_r . b at once (r = 0..3), each with kdotd's lanes and order (so each has the
+// bits of its own kdotd call); b is loaded once for the four.
+__attribute__((always_inline)) inline void kdot4d(const double* a0, const double* a1, const double* a2, const double* a3,
+                                                  const double* b, Index n, double* out) {
+    v4d s00 = {0, 0, 0, 0}, s01 = {0, 0, 0, 0}, s10 = {0, 0, 0, 0}, s11 = {0, 0, 0, 0};
+    v4d s20 = {0, 0, 0, 0}, s21 = {0, 0, 0, 0}, s30 = {0, 0, 0, 0}, s31 = {0, 0, 0, 0};
+    for (Index k = 0; k < n; k += 8) {
+        const v4d b0 = vec4::load4(b + k), b1 = vec4::load4(b + k + 4);
+        s00 += vec4::load4(a0 + k) * b0;
+        s01 += vec4::load4(a0 + k + 4) * b1;
+        s10 += vec4::load4(a1 + k) * b0;
+        s11 += vec4::load4(a1 + k + 4) * b1;
+        s20 += vec4::load4(a2 + k) * b0;
+        s21 += vec4::load4(a2 + k + 4) * b1;
+        s30 += vec4::load4(a3 + k) * b0;
+        s31 += vec4::load4(a3 + k + 4) * b1;
+    }
+    out[0] = rsum8(s00, s01);
+    out[1] = rsum8(s10, s11);
+    out[2] = rsum8(s20, s21);
+    out[3] = rsum8(s30, s31);
+}
+
 #define HULLSCOPE_RK_DEFINE(ATTR, SUF)                                                                     \
     template <class A, class B>                                                                            \
     ATTR double dot_shift_##SUF(const A* a, const B* b, const double* c, Index n) {                        \
@@ -193,7 +216,11 @@ __attribute__((always_inline)) inline double kdotd(const double* a, const double
         kaxpy_shift(z, l, a, c, n);                                                                        \
     }                                                                                                      \
     ATTR void axpyd_##SUF(double* x, const double* a, double s, Index n) { kaxpy(x, a, s, n); }          \
-    ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdotd(a, b, n); }
+    ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdotd(a, b, n); }          \
+    ATTR void dot4d_##SUF(const double* a0, const double* a1, const double* a2, const double* a3,        \
+                          const double* b, Index n, double* out) {                                       \
+        kdot4d(a0, a1, a2, a3, b, n, out);                                                               \
+    }
 
 HULLSCOPE_RK_DEFINE(, generic)
 #ifdef HULLSCOPE_X86_DISPATCH
@@ -229,6 +256,10 @@ inline void rk_axpy_shift(double* z, double l, const A* a, const double* c, Inde
 }
 inline void rk_axpy(double* x, const double* a, double s, Index n) { HULLSCOPE_RK_CALL(axpyd, x, a, s, n); }
 inline double rk_dotd(const double* a, const double* b, Index n) { return HULLSCOPE_RK_CALL(dotd, a, b, n); }
+inline void rk_dot4d(const double* a0, const double* a1, const double* a2, const double* a3, const double* b, Index n,
+                     double* out) {
+    HULLSCOPE_RK_CALL(dot4d, a0, a1, a2, a3, b, n, out);
+}
 
 // Forward solve with the corral's factor: x[s] = (x[s] - sum_{l<s} R(l, s) x[l]) / R(s, s) for s in
 // [from, to), x[0..from) already solved; R column-major with leading dimension cap. Each entry's
@@ -297,6 +328,7 @@ struct Query {
     std::vector<double> lam;   // their weights
     std::vector<double> R;     // upper-triangular factor, column-major, capacity cap x cap
     std::vector<double> u;     // R^{-T} e, kept entry by entry: each is the forward solve's own value
+    std::vector<double> gc, gs;  // chol_remove's rotations (scratch)
     int cap = 0, k = 0;
     std::vector<double> z;     // current point minus q
     double zz = 0.0;
@@ -361,6 +393,19 @@ struct Query {
     double ydot_s(int a, int b) const {
         if (!cached) return rk_dot_shift(row(slot_row[a]), row(slot_row[b]), q.data(), d);
         return rk_dotd(yrow(a), yrow(b), ld);
+    }
+    // out[t] = y_{slots[t]} . b for t < m (b: ld doubles, a cached row or zc), four at a time;
+    // without the cache, b's row or z read from X as by ydot_s and price_s. The same bits either way.
+    void ydots(const int* slots, size_t m, int bslot, double* out) const {
+        if (!cached) {
+            for (size_t t = 0; t < m; ++t) out[t] = bslot < 0 ? price_s(slots[t]) : ydot_s(slots[t], bslot);
+            return;
+        }
+        const double* b = bslot < 0 ? zc.data() : yrow(bslot);
+        size_t t = 0;
+        for (; t + 4 <= m; t += 4)
+            rk_dot4d(yrow(slots[t]), yrow(slots[t + 1]), yrow(slots[t + 2]), yrow(slots[t + 3]), b, ld, out + t);
+        for (; t < m; ++t) out[t] = rk_dotd(yrow(slots[t]), b, ld);
     }
     double price_s(int slot) const {
         if (!cached) return rk_dot_centred(row(slot_row[slot]), q.data(), z.data(), d);
@@ -488,7 +533,8 @@ struct Query {
     bool chol_append(int sj) {
         ensure_cap(k + 1);
         std::vector<double> r(static_cast<size_t>(k));
-        for (int s = 0; s < k; ++s) r[s] = ydot_s(cs[s], sj) + kappa;
+        ydots(cs.data(), static_cast<size_t>(k), sj, r.data());
+        for (int s = 0; s < k; ++s) r[s] += kappa;
         // forward solve R^T r = g (column s of R holds R(0..s, s))
         const double rr = forward_solve(R.data(), cap, r.data(), 0, k);
         const double djj = ydot_s(sj, sj) + kappa;
@@ -532,20 +578,29 @@ struct Query {
         return static_cast<int>(S.size()) == kk;
     }
 
-    // Remove corral position p from the factor (Givens rotations restore triangularity).
+    // Remove corral position p from the factor (Givens rotations restore triangularity), column by
+    // column: column l moves to l - 1 and takes rotations p..l-1 in order, then yields rotation l.
+    // Every entry sees the rotations of a row-by-row sweep in the same order (the same bits), but
+    // the sweep reads contiguous columns instead of striding across them.
     void chol_remove(int p) {
-        for (int j = p; j + 1 < k; ++j)
-            for (int i = 0; i <= j + 1; ++i) Rat(i, j) = Rat(i, j + 1);
-        for (int j = p; j + 1 < k; ++j) {
-            const double a = Rat(j, j), b = Rat(j + 1, j);
-            const double h = std::hypot(a, b);
-            const double c = h > 0 ? a / h : 1.0, s = h > 0 ? b / h : 0.0;
-            for (int l = j; l + 1 < k; ++l) {
-                const double u = Rat(j, l), v = Rat(j + 1, l);
-                Rat(j, l) = c * u + s * v;
-                Rat(j + 1, l) = -s * u + c * v;
+        gc.resize(static_cast<size_t>(k));
+        gs.resize(static_cast<size_t>(k));
+        for (int l = p; l + 1 < k; ++l) {
+            double* dst = &R[static_cast<size_t>(l) * cap];
+            const double* src = dst + cap;
+            for (int i = 0; i <= l + 1; ++i) dst[i] = src[i];
+            for (int j = p; j < l; ++j) {
+                const double u = dst[j], v = dst[j + 1];
+                dst[j] = gc[j] * u + gs[j] * v;
+                dst[j + 1] = -gs[j] * u + gc[j] * v;
             }
-            Rat(j + 1, j) = 0.0;
+            const double a = dst[l], b = dst[l + 1];
+            const double h = std::hypot(a, b);
+            const double c = h > 0 ? a / h : 1.0, sn = h > 0 ? b / h : 0.0;
+            gc[l] = c;
+            gs[l] = sn;
+            dst[l] = c * a + sn * b;
+            dst[l + 1] = 0.0;
         }
         --k;
         for (int i = 0; i < cap; ++i) Rat(i, k) = 0.0;
@@ -660,15 +715,17 @@ struct Query {
     }
 
     Inner restricted_solve(const SolveOptions& opt, Index max_iter) {
-        std::vector<double> alpha;
+        std::vector<double> alpha, prices;
         for (;;) {
             if (std::sqrt(zz) <= inside_thr) return Inner::kInside;
             Index best = -1;
             size_t bpos = 0;
             double bestp = kInf;
+            prices.resize(pool.size());
+            ydots(ps.data(), pool.size(), -1, prices.data());
             for (size_t t = 0; t < pool.size(); ++t) {
                 const Index c = pool[t];
-                const double p = price_s(ps[t]);
+                const double p = prices[t];
                 if (p < bestp || (p == bestp && c < best)) {
                     bestp = p;
                     best = c;
