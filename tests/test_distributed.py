@@ -396,3 +396,41 @@ def test_byte_check_finds_a_one_ulp_change_anywhere(tmp_path, shape, dtype):
         Y = X.copy()
         Y[idx] = np.nextafter(Y[idx], np.inf, dtype=dtype)
         assert not hd._same_bytes(np.load(path, mmap_mode="r"), Y), idx
+
+
+def test_worker_builds_one_point_set_for_tasks_that_arrive_together(tmp_path, monkeypatch):
+    """Two tasks reaching one worker process at once build its point set once between them (the
+    second waits for the first), from the shared file's bytes as they are (float32 stays float32,
+    memory-mapped); an array not laid out as the client sends X is validated and converted."""
+    import threading
+    import time
+
+    X = np.random.default_rng(6).random((50, 4)).astype(np.float32)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    built = []
+    real = hd.engine.point_set
+
+    def slow_point_set(Xm, threads=1):
+        built.append(Xm)
+        time.sleep(0.2)  # both tasks are inside _worker_points while the first builds
+        return real(Xm, threads=threads)
+
+    monkeypatch.setattr(hd.engine, "point_set", slow_point_set)
+    monkeypatch.setattr(hd, "_WORKER_POINTS", {})
+    got = []
+    tasks = [threading.Thread(target=lambda: got.append(hd._worker_points("k1", None, str(path)))) for _ in range(2)]
+    for t in tasks:
+        t.start()
+    for t in tasks:
+        t.join()
+    assert len(built) == 1 and len(got) == 2 and got[0] is got[1]
+    Xw = got[0][0]
+    assert Xw.dtype == np.float32 and isinstance(Xw, np.memmap) and np.array_equal(Xw, X)
+    # a Fortran-ordered float64 array (not what the client sends) goes through full validation
+    F = np.asfortranarray(X.astype(np.float64))
+    Xf, _ = hd._worker_points("k2", F, None)
+    assert Xf.flags.c_contiguous and np.array_equal(Xf, F) and len(built) == 2
+    F[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        hd._worker_points("k3", F, None)

@@ -42,6 +42,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,23 +96,42 @@ class RunReport:
 # ---- worker side ----------------------------------------------------------------------------------
 
 _WORKER_POINTS: Dict[str, Any] = {}
+_WORKER_LOCK = threading.Lock()
+
+
+def _worker_threads() -> int:
+    """Threads of the Dask worker running this task (1 outside a worker)."""
+    try:
+        from dask.distributed import get_worker
+
+        return max(1, int(get_worker().state.nthreads))
+    except (ImportError, ValueError, AttributeError):
+        return 1
 
 
 def _worker_points(key: str, X: Any, shared_path: Optional[str]):
     """(X, point set) on this worker process, built once and cached under ``key``.
 
-    X arrives as the client holds it (float32 or float64; a read-only memory map for a shared file)
-    and is prepared exactly as :class:`~hullscope.Hull` prepares its points (``as_matrix`` then the
-    engine's point set), so the worker and the local call compute on the same array.
+    X arrives as the client validated it (a C-contiguous float32 or float64 array, finite, within
+    the core's magnitude): broadcast, or as a shared file that holds exactly its bytes (the client
+    wrote it, or compared it byte for byte). So the worker checks only its layout, not every value
+    again, and computes on the same array as the local call. Tasks that reach a worker together
+    build its point set once between them, with all of the worker's threads (the point set is the
+    same for every thread count).
     """
     got = _WORKER_POINTS.get(key)
     if got is None:
-        if shared_path is not None:
-            X = np.load(shared_path, mmap_mode="r")
-        Xm = as_matrix(X, "X", keep_float32=True)
-        got = (Xm, engine.point_set(Xm, threads=1))
-        _WORKER_POINTS.clear()  # keep one point set per process: X can be large
-        _WORKER_POINTS[key] = got
+        with _WORKER_LOCK:
+            got = _WORKER_POINTS.get(key)
+            if got is None:
+                if shared_path is not None:
+                    X = np.load(shared_path, mmap_mode="r")
+                if not (isinstance(X, np.ndarray) and X.dtype in (np.float32, np.float64) and X.ndim == 2
+                        and X.flags.c_contiguous):
+                    X = as_matrix(X, "X", keep_float32=True)  # not as the client sent it: validate fully
+                _WORKER_POINTS.clear()  # keep one point set per process: X can be large
+                got = (X, engine.point_set(X, threads=_worker_threads()))
+                _WORKER_POINTS[key] = got
     return got
 
 
