@@ -434,3 +434,39 @@ def test_worker_builds_one_point_set_for_tasks_that_arrive_together(tmp_path, mo
     F[3, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         hd._worker_points("k3", F, None)
+
+
+def _cached_keys():
+    from hullscope.hull import distributed as hdw
+
+    return sorted(hdw._WORKER_POINTS)
+
+
+def test_file_on_disk_is_prefetched_by_every_worker_and_a_stale_prefetch_is_not_used(client, data,
+                                                                                      private_shared_dir):
+    """With X's file already on disk, every worker starts building its point set from the file while
+    the client compares it with X; when the file turns out to hold another array, it is rewritten
+    under a new key and the answer is still the local one."""
+    import time
+
+    X, Q = data
+    local = Hull(X).distance(Q[:30])
+    path = private_shared_dir / hd._auto_name(X)
+    private_shared_dir.mkdir(parents=True)
+    hd._write_npy(path, X)
+    key = hd._points_key(path)
+    hd._prefetch(client, path)
+    deadline = time.time() + 30
+    while time.time() < deadline and not all(v == [key] for v in client.run(_cached_keys).values()):
+        time.sleep(0.05)
+    assert all(v == [key] for v in client.run(_cached_keys).values())
+    # another X under the same name: prefetched, then found different by the byte check and rewritten
+    Y = X.copy()
+    Y[7, 3] = np.nextafter(Y[7, 3], np.inf)
+    path.unlink()
+    hd._write_npy(path, Y)
+    stale = hd._points_key(path)
+    res, rep = hd.distance(X, Q[:30], client=client, progress=False, return_report=True)
+    assert rep.shared_path == str(path.resolve()) and hd._points_key(path) != stale
+    assert np.array_equal(np.load(path), X)
+    assert_same(local, res)

@@ -147,6 +147,13 @@ def _solve_chunk(key: str, X: Any, shared_path: Optional[str], method: str, Qc: 
     return res.to_dict()
 
 
+def _prefetch_points(path: str, key: str) -> None:
+    """A task: map the file at ``path`` and build this worker's point set under ``key`` while the
+    client is still comparing the file with X. A file that turns out not to hold X is rewritten
+    (a new inode: a new key), so what is built here is used only for the bytes the client checked."""
+    _worker_points(key, None, path)
+
+
 def _worker_reads(path: str, token: str) -> bool:
     """Does this worker see the file the client just wrote (same path, same contents)?"""
     try:
@@ -354,6 +361,25 @@ def _file_state(path: Path) -> Optional[Tuple[int, int, int]]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _points_key(path: Path) -> Optional[str]:
+    """The key a worker keeps the point set of the file at ``path`` under: path and file state."""
+    state = _file_state(path)
+    return None if state is None else f"{path.resolve()}:{state[0]}:{state[1]}:{state[2]}"
+
+
+def _prefetch(client: Any, path: Path) -> None:
+    """Start every worker building its point set from ``path`` now (one task per worker, not
+    waited for), so that it overlaps the client's byte check of the same file."""
+    from dask.distributed import fire_and_forget
+
+    key = _points_key(path)
+    if key is None:
+        return
+    for w in client.scheduler_info().get("workers", {}):
+        fire_and_forget(client.submit(_prefetch_points, str(path.resolve()), key, workers=[w],
+                                      allow_other_workers=False, pure=False))
+
+
 def _holds(path: Path, Xm: np.ndarray) -> Tuple[bool, str]:
     """Does the .npy at ``path`` hold exactly X? (verdict, what it holds instead)."""
     state = _file_state(path)
@@ -435,6 +461,8 @@ def _shared_file(client: Any, Xm: np.ndarray, shared_path: Any) -> Optional[Path
     named_here = auto or path.name == _auto_name(Xm)
     write = not path.exists()
     if not write:
+        if (_ident(Xm), str(path), _file_state(path)) not in _VERIFIED:
+            _prefetch(client, path)  # the workers build from the file while the client checks it
         ok, why = _holds(path, Xm)
         if not ok:
             if not named_here:
@@ -622,8 +650,7 @@ def run_hull(X: Any, Q: Any, *, method: str = "distance", client: Any = None, ou
             if sp is not None:
                 x_ref, spath = None, str(sp)
                 report.shared_path = spath
-                ino, size, mtime = _file_state(sp)
-                key = f"{spath}:{ino}:{size}:{mtime}"
+                key = _points_key(sp)
                 log.info("hullscope.hull.distributed: workers memory-map X from %s", spath)
             else:
                 x_ref, spath = _broadcast(client, Xm), None
