@@ -359,6 +359,7 @@ struct Query {
     Index nn_idx = -1;
     int passes = 0;
     Index iters = 0;
+    double last_work = 0.0;  // iterations times corral size in the last pass (a cost estimate)
     int stalls = 0;
     bool refactored = false;
     bool fresh = true, done = false, converged = false, stalled_last = false;
@@ -1207,9 +1208,19 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
         };
 
         // A query whose processing throws marks the whole call failed; the exception keeps its type.
-        parallel_for(Bact, threads, [&](Index b) {
-            process(*active[b], pout[b]);
-            if (active[b]->done && !active[b]->converged) polish(*active[b]);
+        // Longest first: the threads take queries in order of their last pass's work (iterations
+        // times corral size), so a heavy query does not start last and leave the other threads idle
+        // at the end of the pass. The order changes nothing in any query's answer.
+        std::vector<Index> order(static_cast<size_t>(Bact));
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](Index a, Index c) { return active[a]->last_work > active[c]->last_work; });
+        parallel_for(Bact, threads, [&](Index t) {
+            Query<T>& qy = *active[order[t]];
+            const Index it0 = qy.iters;
+            process(qy, pout[order[t]]);
+            qy.last_work = static_cast<double>(qy.iters - it0) * qy.k;
+            if (qy.done && !qy.converged) polish(qy);
         });
         if (opt.interrupted && opt.interrupted()) throw Interrupted();
         std::vector<std::unique_ptr<Query<T>>> keep;
