@@ -179,6 +179,29 @@ __attribute__((always_inline)) inline double kdotd(const double* a, const double
     return rsum8(s0, s1);
 }
 
+// x -= a0 s0, then a1 s1, a2 s2, a3 s3, element by element: the same operations in the same order
+// as four kaxpy calls (the same bits), with x loaded and stored once for the four rows.
+__attribute__((always_inline)) inline void kaxpy4(double* x, const double* a0, const double* a1, const double* a2,
+                                                  const double* a3, const double* s, Index n) {
+    const v4d s0 = {s[0], s[0], s[0], s[0]}, s1 = {s[1], s[1], s[1], s[1]};
+    const v4d s2 = {s[2], s[2], s[2], s[2]}, s3 = {s[3], s[3], s[3], s[3]};
+    Index k = 0;
+    for (; k + 4 <= n; k += 4) {
+        v4d xv = vec4::load4(x + k);
+        xv -= vec4::load4(a0 + k) * s0;
+        xv -= vec4::load4(a1 + k) * s1;
+        xv -= vec4::load4(a2 + k) * s2;
+        xv -= vec4::load4(a3 + k) * s3;
+        __builtin_memcpy(x + k, &xv, sizeof(v4d));
+    }
+    for (; k < n; ++k) {
+        x[k] -= a0[k] * s[0];
+        x[k] -= a1[k] * s[1];
+        x[k] -= a2[k] * s[2];
+        x[k] -= a3[k] * s[3];
+    }
+}
+
 // Four products a_r . b at once (r = 0..3), each with kdotd's lanes and order (so each has the
 // bits of its own kdotd call); b is loaded once for the four.
 __attribute__((always_inline)) inline void kdot4d(const double* a0, const double* a1, const double* a2, const double* a3,
@@ -217,6 +240,10 @@ __attribute__((always_inline)) inline void kdot4d(const double* a0, const double
     }                                                                                                      \
     ATTR void axpyd_##SUF(double* x, const double* a, double s, Index n) { kaxpy(x, a, s, n); }          \
     ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdotd(a, b, n); }          \
+    ATTR void axpy4d_##SUF(double* x, const double* a0, const double* a1, const double* a2, const double* a3, \
+                           const double* s, Index n) {                                                     \
+        kaxpy4(x, a0, a1, a2, a3, s, n);                                                                 \
+    }                                                                                                      \
     ATTR void dot4d_##SUF(const double* a0, const double* a1, const double* a2, const double* a3,        \
                           const double* b, Index n, double* out) {                                       \
         kdot4d(a0, a1, a2, a3, b, n, out);                                                               \
@@ -256,6 +283,10 @@ inline void rk_axpy_shift(double* z, double l, const A* a, const double* c, Inde
 }
 inline void rk_axpy(double* x, const double* a, double s, Index n) { HULLSCOPE_RK_CALL(axpyd, x, a, s, n); }
 inline double rk_dotd(const double* a, const double* b, Index n) { return HULLSCOPE_RK_CALL(dotd, a, b, n); }
+inline void rk_axpy4(double* x, const double* a0, const double* a1, const double* a2, const double* a3,
+                     const double* s, Index n) {
+    HULLSCOPE_RK_CALL(axpy4d, x, a0, a1, a2, a3, s, n);
+}
 inline void rk_dot4d(const double* a0, const double* a1, const double* a2, const double* a3, const double* b, Index n,
                      double* out) {
     HULLSCOPE_RK_CALL(dot4d, a0, a1, a2, a3, b, n, out);
@@ -641,8 +672,14 @@ struct Query {
             return;
         }
         std::fill(zc.begin(), zc.end(), 0.0);
-        // zc -= y (-lam): the same bits as zc += lam y, through the back solve's kernel
-        for (int s = 0; s < k; ++s) rk_axpy(zc.data(), yrow(cs[s]), -lam[s], ld);
+        // zc -= y (-lam): the same bits as zc += lam y, through the back solve's kernel, four rows
+        // per sweep of zc
+        int s = 0;
+        for (; s + 4 <= k; s += 4) {
+            const double nl[4] = {-lam[s], -lam[s + 1], -lam[s + 2], -lam[s + 3]};
+            rk_axpy4(zc.data(), yrow(cs[s]), yrow(cs[s + 1]), yrow(cs[s + 2]), yrow(cs[s + 3]), nl, ld);
+        }
+        for (; s < k; ++s) rk_axpy(zc.data(), yrow(cs[s]), -lam[s], ld);
         for (size_t t = 0; t < cc.size(); ++t) z[cc[t]] = zc[t];
         zz = dot_fixed(z.data(), z.data(), d);
     }
