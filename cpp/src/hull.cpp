@@ -179,6 +179,36 @@ __attribute__((always_inline)) inline double kdotd(const double* a, const double
     return rsum8(s0, s1);
 }
 
+// Four products (a_r - c) . z at once, each with kdot_centred's lanes and order (the same bits as
+// four kdot_centred calls); c and z are loaded once for the four rows.
+template <class A>
+__attribute__((always_inline)) inline void kdot_centred4(const A* a0, const A* a1, const A* a2, const A* a3,
+                                                         const double* c, const double* z, Index n, double* out) {
+    v4d s00 = {0, 0, 0, 0}, s01 = {0, 0, 0, 0}, s10 = {0, 0, 0, 0}, s11 = {0, 0, 0, 0};
+    v4d s20 = {0, 0, 0, 0}, s21 = {0, 0, 0, 0}, s30 = {0, 0, 0, 0}, s31 = {0, 0, 0, 0};
+    Index k = 0;
+    for (; k + 8 <= n; k += 8) {
+        const v4d c0 = vec4::load4(c + k), c1 = vec4::load4(c + k + 4);
+        const v4d z0 = vec4::load4(z + k), z1 = vec4::load4(z + k + 4);
+        s00 += (vec4::load4(a0 + k) - c0) * z0;
+        s01 += (vec4::load4(a0 + k + 4) - c1) * z1;
+        s10 += (vec4::load4(a1 + k) - c0) * z0;
+        s11 += (vec4::load4(a1 + k + 4) - c1) * z1;
+        s20 += (vec4::load4(a2 + k) - c0) * z0;
+        s21 += (vec4::load4(a2 + k + 4) - c1) * z1;
+        s30 += (vec4::load4(a3 + k) - c0) * z0;
+        s31 += (vec4::load4(a3 + k + 4) - c1) * z1;
+    }
+    const A* rows[4] = {a0, a1, a2, a3};
+    v4d* acc[4][2] = {{&s00, &s01}, {&s10, &s11}, {&s20, &s21}, {&s30, &s31}};
+    for (int r = 0; r < 4; ++r) {
+        double t[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (Index kk = k, j = 0; kk < n; ++kk, ++j) t[j] = (static_cast<double>(rows[r][kk]) - c[kk]) * z[kk];
+        const v4d t0 = {t[0], t[1], t[2], t[3]}, t1 = {t[4], t[5], t[6], t[7]};
+        out[r] = rsum8(*acc[r][0] + t0, *acc[r][1] + t1);
+    }
+}
+
 // x -= a0 s0, then a1 s1, a2 s2, a3 s3, element by element: the same operations in the same order
 // as four kaxpy calls (the same bits), with x loaded and stored once for the four rows.
 __attribute__((always_inline)) inline void kaxpy4(double* x, const double* a0, const double* a1, const double* a2,
@@ -240,6 +270,11 @@ __attribute__((always_inline)) inline void kdot4d(const double* a0, const double
     }                                                                                                      \
     ATTR void axpyd_##SUF(double* x, const double* a, double s, Index n) { kaxpy(x, a, s, n); }          \
     ATTR double dotd_##SUF(const double* a, const double* b, Index n) { return kdotd(a, b, n); }          \
+    template <class A>                                                                                     \
+    ATTR void dot_centred4_##SUF(const A* a0, const A* a1, const A* a2, const A* a3, const double* c,      \
+                                 const double* z, Index n, double* out) {                                 \
+        kdot_centred4(a0, a1, a2, a3, c, z, n, out);                                                       \
+    }                                                                                                      \
     ATTR void axpy4d_##SUF(double* x, const double* a0, const double* a1, const double* a2, const double* a3, \
                            const double* s, Index n) {                                                     \
         kaxpy4(x, a0, a1, a2, a3, s, n);                                                                 \
@@ -283,6 +318,11 @@ inline void rk_axpy_shift(double* z, double l, const A* a, const double* c, Inde
 }
 inline void rk_axpy(double* x, const double* a, double s, Index n) { HULLSCOPE_RK_CALL(axpyd, x, a, s, n); }
 inline double rk_dotd(const double* a, const double* b, Index n) { return HULLSCOPE_RK_CALL(dotd, a, b, n); }
+template <class A>
+inline void rk_dot_centred4(const A* a0, const A* a1, const A* a2, const A* a3, const double* c, const double* z,
+                            Index n, double* out) {
+    HULLSCOPE_RK_CALL(dot_centred4, a0, a1, a2, a3, c, z, n, out);
+}
 inline void rk_axpy4(double* x, const double* a0, const double* a1, const double* a2, const double* a3,
                      const double* s, Index n) {
     HULLSCOPE_RK_CALL(axpy4d, x, a0, a1, a2, a3, s, n);
@@ -651,10 +691,33 @@ struct Query {
     // i.e. the back solve R alpha = u.
     bool affine_min(std::vector<double>& alpha) {
         alpha.assign(u.begin(), u.begin() + k);
-        for (int s = k - 1; s >= 0; --s) {
+        // Column by column from the last: alpha[s] /= R(s, s), then alpha[0..s) -= R(0..s, s) alpha[s].
+        // Four columns per sweep of alpha: their own triangle first, then every earlier entry takes
+        // the four updates in the column-by-column order (the same bits).
+        double* a = alpha.data();
+        int s = k - 1;
+        for (; s >= 3; s -= 4) {
+            const double* c0 = &R[static_cast<size_t>(s) * cap];
+            const double* c1 = c0 - cap;
+            const double* c2 = c1 - cap;
+            const double* c3 = c2 - cap;
+            a[s] /= c0[s];
+            a[s - 1] -= c0[s - 1] * a[s];
+            a[s - 1] /= c1[s - 1];
+            a[s - 2] -= c0[s - 2] * a[s];
+            a[s - 2] -= c1[s - 2] * a[s - 1];
+            a[s - 2] /= c2[s - 2];
+            a[s - 3] -= c0[s - 3] * a[s];
+            a[s - 3] -= c1[s - 3] * a[s - 1];
+            a[s - 3] -= c2[s - 3] * a[s - 2];
+            a[s - 3] /= c3[s - 3];
+            const double sv[4] = {a[s], a[s - 1], a[s - 2], a[s - 3]};
+            rk_axpy4(a, c0, c1, c2, c3, sv, s - 3);
+        }
+        for (; s >= 0; --s) {
             const double* col = &R[static_cast<size_t>(s) * cap];
-            alpha[s] /= col[s];
-            rk_axpy(alpha.data(), col, alpha[s], s);
+            a[s] /= col[s];
+            rk_axpy(a, col, a[s], s);
         }
         double sum = 0.0;
         for (double a : alpha) sum += a;
@@ -728,6 +791,7 @@ struct Query {
         Inner r = Inner::kRestrictedOptimal;
         std::vector<Cand> viol;
         std::vector<Index> sortedS;
+        std::vector<double> wprice;
         Index priced = 0;
         for (int round = 0; round < rounds && r == Inner::kRestrictedOptimal; ++round) {
             if (priced + static_cast<Index>(work.size()) > budget) break;
@@ -736,8 +800,15 @@ struct Query {
             sortedS.assign(S.begin(), S.end());
             std::sort(sortedS.begin(), sortedS.end());
             viol.clear();
-            for (Index c : work) {
-                const double p = price(c);
+            wprice.resize(work.size());
+            size_t t4 = 0;
+            for (; t4 + 4 <= work.size(); t4 += 4)
+                rk_dot_centred4(row(work[t4]), row(work[t4 + 1]), row(work[t4 + 2]), row(work[t4 + 3]), q.data(), z.data(),
+                                d, wprice.data() + t4);
+            for (; t4 < work.size(); ++t4) wprice[t4] = price(work[t4]);
+            for (size_t t = 0; t < work.size(); ++t) {
+                const Index c = work[t];
+                const double p = wprice[t];
                 if (zz - p > thr && !std::binary_search(sortedS.begin(), sortedS.end(), c) && (!face || on_face(c)))
                     viol.push_back(Cand{p, c});
             }
