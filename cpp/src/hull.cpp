@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <unordered_map>
 
 #include "hullscope/parallel.hpp"
 #include "hullscope/pricing.hpp"
@@ -446,11 +447,18 @@ struct Query {
     const double* org = nullptr;
 
     const T* row(Index i) const { return X + i * d; }
-    bool on_face(Index i) const {
+    // Is row i on the query's face? Remembered per row: the leading candidates recur from pass to
+    // pass, and each check reads hundreds of scattered coordinates.
+    std::unordered_map<Index, bool> face_memo;
+    bool on_face(Index i) {
+        const auto it = face_memo.find(i);
+        if (it != face_memo.end()) return it->second;
         const T* x = row(i);
-        for (size_t t = 0; t < tight.size(); ++t)
-            if (static_cast<double>(x[tight[t]]) - org[tight[t]] != tight_val[t]) return false;
-        return true;
+        bool on = true;
+        for (size_t t = 0; t < tight.size() && on; ++t)
+            on = static_cast<double>(x[tight[t]]) - org[tight[t]] == tight_val[t];
+        face_memo.emplace(i, on);
+        return on;
     }
     double ydot(Index a, Index b) const { return rk_dot_shift(row(a), row(b), q.data(), d); }
     // z . (x_c - q) in a fixed order
