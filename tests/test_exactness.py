@@ -206,6 +206,9 @@ def test_fuzz_hard_geometry_against_exact_distances(family):
 _SIGINT_SCRIPT = r"""
 import os, signal, threading, numpy as np
 from hullscope import Hull
+# a process started in the background by a non-interactive shell inherits SIGINT ignored, and Python
+# then installs no handler: install the interactive one, as a terminal session has it
+signal.signal(signal.SIGINT, signal.default_int_handler)
 rng = np.random.default_rng(0)
 X = rng.normal(size=(40000, 200))
 Q = rng.dirichlet(np.ones(300), size=3000) @ X[:300]    # deep interior queries: minutes of work
