@@ -448,11 +448,13 @@ struct Query {
 
     const T* row(Index i) const { return X + i * d; }
     // Is row i on the query's face? Remembered per row: the leading candidates recur from pass to
-    // pass, and each check reads hundreds of scattered coordinates.
+    // pass, and each check reads hundreds of scattered coordinates. At most 65,536 rows (about
+    // 3 MB) are remembered; past that the memory starts again.
     std::unordered_map<Index, bool> face_memo;
     bool on_face(Index i) {
         const auto it = face_memo.find(i);
         if (it != face_memo.end()) return it->second;
+        if (face_memo.size() >= (1u << 16)) face_memo.clear();
         const T* x = row(i);
         bool on = true;
         for (size_t t = 0; t < tight.size() && on; ++t)

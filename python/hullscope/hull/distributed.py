@@ -461,8 +461,10 @@ def _shared_file(client: Any, Xm: np.ndarray, shared_path: Any) -> Optional[Path
     named_here = auto or path.name == _auto_name(Xm)
     write = not path.exists()
     if not write:
-        if (_ident(Xm), str(path), _file_state(path)) not in _VERIFIED:
-            _prefetch(client, path)  # the workers build from the file while the client checks it
+        if named_here and (_ident(Xm), str(path), _file_state(path)) not in _VERIFIED:
+            # the workers build from the file while the client checks it (only under X's own name:
+            # a file given by path that turns out different is refused, not rewritten)
+            _prefetch(client, path)
         ok, why = _holds(path, Xm)
         if not ok:
             if not named_here:
