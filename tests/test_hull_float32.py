@@ -155,3 +155,24 @@ def test_hard_interior_queries_against_highs(dtype):
         assert (rc.status[i] in ("inside", "boundary")) == member, (i, rc.status[i])
         assert (rd.status[i] in ("inside", "boundary")) == member, (i, rd.status[i])
     assert (rc.passes <= rd.passes).all() and (rc.iterations <= rd.iterations).all()
+
+
+def test_deep_queries_keep_the_working_set_wide():
+    """A query whose corral outgrows twice the pool (here pool=8, corrals of about 55 digits) keeps
+    each pass's 1,024 leading candidates in its working set and solves the restricted problem over
+    them between passes: a handful of passes where a pool of 8 per pass took 12 (up to 18). The
+    answers still agree with HiGHS and verify."""
+    from sklearn.datasets import load_digits
+
+    X = np.ascontiguousarray(load_digits().data / 16.0)
+    rng = np.random.default_rng(1)
+    Q = np.stack([rng.dirichlet(np.ones(40)) @ X[rng.choice(len(X), 40, replace=False)] for _ in range(12)])
+    h = Hull(X)
+    for method in ("contains", "distance"):
+        r = getattr(h, method)(Q, pool=8)
+        assert r.verify(), r.verify().failures
+        assert (r.status == "inside").all() and r.converged.all(), r.status
+        assert np.diff(r.indptr).max() > 16  # the corral did outgrow twice the pool
+        assert r.passes.max() <= 8, r.passes
+    for i in range(3):
+        assert lp_member(X, Q[i])

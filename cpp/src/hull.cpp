@@ -32,19 +32,23 @@ constexpr double kMinProgress = 1e-13;
 // keeps those on its face); other queries use the first `pool` of them, so their answers never
 // depend on which queries share the pass.
 constexpr int kFacePoolFactor = 4;
-// Partial pricing between passes over X (Query::partial_rounds). A pass that leaves |z|^2 above
-// kSlowPass times its value before (a cut of less than 30%: the slow tail of column generation,
-// where a corral near its final size swaps a few rows per pass) is followed by rounds over the
-// query's working set: the leading candidates of
-// its passes so far, at most kWorkMax rows. Each round offers the restricted problem the set's
-// kPartialTake strongest violators. The rounds per pass stop at kPartialRounds, or before they
-// would price more rows than two passes over X (rows of the working set are priced one query at a
-// time, against a pass's shared widening: on MNIST a round over 8192 rows costs a few ms, a pass
-// for one query 15-25 ms).
+// Partial pricing between passes over X (Query::partial_rounds). Every pass keeps its kPassCand
+// leading candidates (more than the pool takes) in the query's working set, at most kWorkMax rows
+// (past that the set restarts from the pass's candidates). After the restricted problem of a pass,
+// rounds over the working set offer it the set's kPartialTake strongest violators against the new
+// z: kFastRounds of them after a pass that cut |z|^2 well, up to kPartialRounds after one that left
+// |z|^2 above kSlowPass times its value before (a cut of less than 30%: the slow tail of column
+// generation, where a corral near its final size swaps a few rows per pass). The rounds stop before
+// they would price more rows than two passes over X (rows of the working set are priced one query
+// at a time, against a pass's shared widening: on MNIST a round over 8192 rows costs a few ms, a
+// pass for one query 15-25 ms). On MNIST queries deep inside the hull the rounds halve the passes
+// (a pass there takes hundreds of rows of a corral of 550 from its 64-256 candidates).
+constexpr int kPassCand = 1024;
 constexpr int kWorkMax = 8192;
 constexpr double kSlowPass = 0.7;
 constexpr int kPartialTake = 64;
 constexpr int kPartialRounds = 16;
+constexpr int kFastRounds = 2;
 // Bytes a query's row cache may spend on one pool of candidate rows (the corral comes on top, at
 // most d + 1 rows, no more than the factor R): 4 MB is a face pool of 256 rows up to 2,048 kept
 // coordinates, a plain pool of 64 up to 8,192.
@@ -435,6 +439,11 @@ struct Query {
     int stalls = 0;
     bool refactored = false;
     bool fresh = true, done = false, converged = false, stalled_last = false;
+    double zz_stall = 0.0;  // |z|^2 when the restricted problem last stalled
+    // A corral of more than twice the pool: a deep query whose passes are limited by the pool's
+    // width. Its passes keep kPassCand candidates for the working set, and rounds over the set
+    // follow every pass (see kPassCand).
+    bool wide = false;
 
     // Coordinates where q sits exactly on the bounding box (q'_p equal to the least or greatest
     // x'_p). Every point of a convex combination equal to q must sit there too, so while the query
@@ -1082,7 +1091,8 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
 
     auto process = [&](Query<T>& qy, const PassOutput& po) {
         ++qy.passes;
-        qy.add_work(po.best, static_cast<size_t>(qy.face ? kFacePoolFactor : 1) * P);
+        const bool wide = qy.wide;
+        qy.add_work(po.best, po.best.size());  // the column kept exactly this query's width
         const Index dd = qy.d;
         if (qy.fresh) {
             qy.fresh = false;
@@ -1189,7 +1199,7 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                 qy.done = true;
                 return;
             }
-            if ((opt.early_exit && qy.best_margin > qy.tol) || qy.passes >= opt.max_passes || qy.stalled_last) {
+            if ((opt.early_exit && qy.best_margin > qy.tol) || qy.passes >= opt.max_passes) {
                 qy.done = true;
                 return;
             }
@@ -1220,8 +1230,10 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
         }
         const double zz_before = qy.zz;
         Inner r = qy.restricted_solve(opt, max_iter);
-        if (r == Inner::kRestrictedOptimal && qy.zz > kSlowPass * zz_before)
-            r = qy.partial_rounds(opt, max_iter, kPartialRounds, kPartialTake, 2 * (subset ? nsub : n));
+        if (r == Inner::kRestrictedOptimal && (wide || qy.zz > kSlowPass * zz_before))
+            r = qy.partial_rounds(opt, max_iter, qy.zz > kSlowPass * zz_before ? kPartialRounds : kFastRounds,
+                                  kPartialTake, 2 * (subset ? nsub : n));
+        qy.wide = qy.k > 2 * P;
         // The face is a preference, never a trap: a pass on it that does not cut |z|^2 by a tenth
         // (or a stall) returns the query to all rows.
         if (qy.face && (r == Inner::kStalled || !(qy.zz < 0.9 * zz_before))) qy.face = false;
@@ -1234,11 +1246,22 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                 qy.stalled_last = false;
                 break;
             case Inner::kStalled:
-                qy.stalled_last = true;  // one more pass decides convergence
+                // A stall at the rounding floor repeats; one on a pool whose violators sit at the
+                // noise of z's products (a pool exhausted far from the answer) does not: the next
+                // pass brings fresh candidates. A second stall without halving |z|^2 ends the query.
+                if (qy.stalled_last && !(qy.zz < 0.5 * qy.zz_stall)) qy.done = true;
+                qy.stalled_last = true;
+                qy.zz_stall = qy.zz;
                 break;
             case Inner::kLimit:
                 qy.done = true;
                 break;
+        }
+        // Within tol of q and a pass that no longer halves |z|^2: the rounding floor of an inside
+        // query (its weights already certify q to tol). Stop instead of circling there.
+        if (!qy.done && std::sqrt(qy.zz) <= qy.tol && !(qy.zz < 0.5 * zz_before)) {
+            qy.converged = true;
+            qy.done = true;
         }
     };
 
@@ -1278,10 +1301,14 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             cols[b].mode = qy.fresh ? PassMode::kNearest : PassMode::kPrice;
             cols[b].exclude = qy.exclude;
             cols[b].shift = exact_centring ? 0.0 : dot_fixed(org, col, d);
+            // Each column keeps its own query's width, so no answer depends on which queries
+            // share the pass.
+            const int base = qy.face ? kFacePoolFactor * P : P;
+            cols[b].top = qy.wide ? std::max(kPassCand, base) : base;
         }
-        bool any_face = false;
-        for (int b = 0; b < Bact; ++b) any_face = any_face || active[b]->face;
-        pricing_pass(pin, Zt.data(), Bp, cols, any_face ? P * kFacePoolFactor : P, threads, pout);
+        int widest = P;
+        for (int b = 0; b < Bact; ++b) widest = std::max(widest, cols[b].top);
+        pricing_pass(pin, Zt.data(), Bp, cols, widest, threads, pout);
 
         // A query that stops short of convergence (the rounding floor, a stall or a limit) gets one
         // polishing pass: the outward direction q - p made exactly orthogonal to the corral's affine

@@ -320,7 +320,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
         tid = omp_get_thread_num();
 #endif
         std::vector<PassOutput>& mine = partial[static_cast<size_t>(tid)];
-        for (auto& o : mine) o.best.reserve(static_cast<size_t>(P) + 1);
+        for (int b = 0; b < B; ++b) mine[b].best.reserve(static_cast<size_t>(cols[b].top > 0 ? cols[b].top : P) + 1);
         std::vector<double> tileout(static_cast<size_t>(kRowBlock) * Bp);  // column-major: [b * kRowBlock + r]
         std::vector<Index> ids(kRowBlock);
         std::vector<const T*> ptr(kRowBlock);
@@ -388,14 +388,15 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
             for (int b = 0; b < B; ++b) {
                 PassOutput& o = mine[b];
                 const PassColumn& col = cols[b];
+                const int Pc = col.top > 0 ? col.top : P;
                 const double* tc = tileout.data() + static_cast<size_t>(b) * kRowBlock;
-                double thr = static_cast<int>(o.best.size()) < P ? INFINITY : o.best.front().v;
+                double thr = static_cast<int>(o.best.size()) < Pc ? INFINITY : o.best.front().v;
                 if (col.mode == PassMode::kPrice) {
                     for (int r = 0; r < nr; ++r) {
                         const double v = tc[r] - col.shift;
                         if (!(v <= thr) || ids[r] == col.exclude) continue;
-                        heap_offer(o.best, P, Cand{v, ids[r]});
-                        if (static_cast<int>(o.best.size()) >= P) thr = o.best.front().v;
+                        heap_offer(o.best, Pc, Cand{v, ids[r]});
+                        if (static_cast<int>(o.best.size()) >= Pc) thr = o.best.front().v;
                     }
                 } else {
                     double vmax = o.vmax, cmax = o.cmax;
@@ -407,8 +408,8 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                         vmax = std::max(vmax, v);
                         if (in.xc) cmax = std::max(cmax, t - in.xc[id]);
                         if (v <= thr) {
-                            heap_offer(o.best, P, Cand{v, id});
-                            if (static_cast<int>(o.best.size()) >= P) thr = o.best.front().v;
+                            heap_offer(o.best, Pc, Cand{v, id});
+                            if (static_cast<int>(o.best.size()) >= Pc) thr = o.best.front().v;
                         }
                     }
                     o.vmax = vmax;
@@ -429,7 +430,8 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
             out[b].cmax = std::max(out[b].cmax, p.cmax);
         }
         std::sort(all.begin(), all.end());
-        if (static_cast<int>(all.size()) > P) all.resize(static_cast<size_t>(P));
+        const int Pc = cols[b].top > 0 ? cols[b].top : P;
+        if (static_cast<int>(all.size()) > Pc) all.resize(static_cast<size_t>(Pc));
         out[b].best = std::move(all);
     }
 }

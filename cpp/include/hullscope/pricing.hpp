@@ -30,10 +30,11 @@ struct PassColumn {
     PassMode mode = PassMode::kPrice;
     Index exclude = -1;  // a row to skip for this column (leave-one-out), or -1
     double shift = 0.0;  // subtracted from every x_i.z of this column (center.z when `center` is not given)
+    int top = 0;         // candidates kept for this column (0: the pass's P)
 };
 
 struct PassOutput {
-    std::vector<Cand> best;  // the P smallest values, sorted ascending
+    std::vector<Cand> best;  // the P (or the column's top) smallest values, sorted ascending
     double vmax = -INFINITY;  // max value (kNearest only)
     double cmax = -INFINITY;  // max over rows of x_i.z - xc_i (kNearest only, when xc given)
 };
