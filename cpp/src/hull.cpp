@@ -32,17 +32,18 @@ constexpr double kMinProgress = 1e-13;
 // keeps those on its face); other queries use the first `pool` of them, so their answers never
 // depend on which queries share the pass.
 constexpr int kFacePoolFactor = 4;
-// Partial pricing between passes over X (Query::partial_rounds). Every pass keeps its kPassCand
-// leading candidates (more than the pool takes) in the query's working set, at most kWorkMax rows
-// (past that the set restarts from the pass's candidates). After the restricted problem of a pass,
+// Partial pricing between passes over X (Query::partial_rounds). Every pass adds the query's
+// leading candidates to its working set, at most kWorkMax rows (past that the set restarts from the
+// pass's candidates): the pool's width (P, or kFacePoolFactor * P on a face), or kPassCand once the
+// query is wide (Query::wide: a corral past twice the pool). After the restricted problem of a pass,
 // rounds over the working set offer it the set's kPartialTake strongest violators against the new
-// z: kFastRounds of them after a pass that cut |z|^2 well, up to kPartialRounds after one that left
-// |z|^2 above kSlowPass times its value before (a cut of less than 30%: the slow tail of column
-// generation, where a corral near its final size swaps a few rows per pass). The rounds stop before
+// z: up to kPartialRounds after a pass that left |z|^2 above kSlowPass times its value before (a cut
+// of less than 30%: the slow tail of column generation, where a corral near its final size swaps a
+// few rows per pass), and kFastRounds after any other pass of a wide query. The rounds stop before
 // they would price more rows than two passes over X (rows of the working set are priced one query
 // at a time, against a pass's shared widening: on MNIST a round over 8192 rows costs a few ms, a
-// pass for one query 15-25 ms). On MNIST queries deep inside the hull the rounds halve the passes
-// (a pass there takes hundreds of rows of a corral of 550 from its 64-256 candidates).
+// pass for one query 15-25 ms). On MNIST queries deep inside the hull the wide rounds halve the
+// passes (a pass there takes hundreds of rows of a corral of 550 from its 64-256 candidates).
 constexpr int kPassCand = 1024;
 constexpr int kWorkMax = 8192;
 constexpr double kSlowPass = 0.7;
