@@ -27,7 +27,9 @@ class SolveOptions:
 
     rtol : tolerance relative to each query's scale ``max_j ||x_j - q||``.
     max_passes : limit on full passes over X per query (hitting it gives 'unconverged').
-    pool : candidate rows taken per pass (column-generation width).
+    pool : candidate rows taken per pass (column-generation width). A query whose corral outgrows
+        twice the pool (deep inside the hull) also keeps each pass's 1,024 leading rows and
+        re-solves over them between passes, which cuts its passes over X about in half.
     block : queries priced together in one pass (0: automatic, 128 for d <= 1024 else 64).
     threads : OpenMP threads (None, 0 or -1: all cores). Results never depend on it.
     """
