@@ -260,6 +260,9 @@ void widen_rows(const T* const* xr, int nr, const double* cen, Index d, double* 
     widen_rows_generic<T>(xr, nr, cen, d, Xw);
 }
 
+// Candidates kept for a column: its own width, or the pass's P.
+inline int column_width(const PassColumn& col, int P) { return col.top > 0 ? col.top : P; }
+
 inline void heap_offer(std::vector<Cand>& h, int P, const Cand& c) {
     if (static_cast<int>(h.size()) < P) {
         h.push_back(c);
@@ -320,7 +323,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
         tid = omp_get_thread_num();
 #endif
         std::vector<PassOutput>& mine = partial[static_cast<size_t>(tid)];
-        for (int b = 0; b < B; ++b) mine[b].best.reserve(static_cast<size_t>(cols[b].top > 0 ? cols[b].top : P) + 1);
+        for (int b = 0; b < B; ++b) mine[b].best.reserve(static_cast<size_t>(column_width(cols[b], P)) + 1);
         std::vector<double> tileout(static_cast<size_t>(kRowBlock) * Bp);  // column-major: [b * kRowBlock + r]
         std::vector<Index> ids(kRowBlock);
         std::vector<const T*> ptr(kRowBlock);
@@ -388,7 +391,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
             for (int b = 0; b < B; ++b) {
                 PassOutput& o = mine[b];
                 const PassColumn& col = cols[b];
-                const int Pc = col.top > 0 ? col.top : P;
+                const int Pc = column_width(col, P);
                 const double* tc = tileout.data() + static_cast<size_t>(b) * kRowBlock;
                 double thr = static_cast<int>(o.best.size()) < Pc ? INFINITY : o.best.front().v;
                 if (col.mode == PassMode::kPrice) {
@@ -430,7 +433,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
             out[b].cmax = std::max(out[b].cmax, p.cmax);
         }
         std::sort(all.begin(), all.end());
-        const int Pc = cols[b].top > 0 ? cols[b].top : P;
+        const int Pc = column_width(cols[b], P);
         if (static_cast<int>(all.size()) > Pc) all.resize(static_cast<size_t>(Pc));
         out[b].best = std::move(all);
     }
