@@ -340,51 +340,36 @@ inline void rk_dot4d(const double* a0, const double* a1, const double* a2, const
 
 // Forward solve with the corral's factor: x[s] = (x[s] - sum_{l<s} R(l, s) x[l]) / R(s, s) for s in
 // [from, to), x[0..from) already solved; R column-major with leading dimension cap. Each entry's
-// sum runs in order l = 0, 1, ..., s-1, as in the plain loop (so the bits are the same), but four
-// entries run side by side: their chains are independent up to the block's own triangle, and four
-// of them hide the latency of the one-at-a-time sum. Returns sum of x[s]^2 over [from, to), in order.
+// sum runs in order l = 0, 1, ..., s-1, as in the plain loop (so the bits are the same), but eight
+// entries run side by side: their chains are independent up to the block's own triangle, and eight
+// of them keep both adders busy through the one-at-a-time sums (four left half of the adds' latency
+// exposed). Returns sum of x[s]^2 over [from, to), in order.
+template <int N>
+__attribute__((always_inline)) inline void forward_block(const double* R, int cap, double* x, int s) {
+    const double* c[N];
+    double a[N];
+    for (int j = 0; j < N; ++j) {
+        c[j] = R + static_cast<size_t>(s + j) * cap;
+        a[j] = x[s + j];
+    }
+    for (int l = 0; l < s; ++l) {
+        const double xl = x[l];
+        for (int j = 0; j < N; ++j) a[j] -= c[j][l] * xl;
+    }
+    for (int j = 0; j < N; ++j) {
+        for (int i = 0; i < j; ++i) a[j] -= c[j][s + i] * a[i];
+        a[j] /= c[j][s + j];
+    }
+    for (int j = 0; j < N; ++j) x[s + j] = a[j];
+}
+
 inline double forward_solve(const double* R, int cap, double* x, int from, int to) {
-    double rr = 0.0;
     int s = from;
-    for (; s + 4 <= to; s += 4) {
-        const double* c0 = R + static_cast<size_t>(s) * cap;
-        const double* c1 = c0 + cap;
-        const double* c2 = c1 + cap;
-        const double* c3 = c2 + cap;
-        double a0 = x[s], a1 = x[s + 1], a2 = x[s + 2], a3 = x[s + 3];
-        for (int l = 0; l < s; ++l) {
-            const double xl = x[l];
-            a0 -= c0[l] * xl;
-            a1 -= c1[l] * xl;
-            a2 -= c2[l] * xl;
-            a3 -= c3[l] * xl;
-        }
-        const double x0 = a0 / c0[s];
-        a1 -= c1[s] * x0;
-        const double x1 = a1 / c1[s + 1];
-        a2 -= c2[s] * x0;
-        a2 -= c2[s + 1] * x1;
-        const double x2 = a2 / c2[s + 2];
-        a3 -= c3[s] * x0;
-        a3 -= c3[s + 1] * x1;
-        a3 -= c3[s + 2] * x2;
-        const double x3 = a3 / c3[s + 3];
-        x[s] = x0;
-        x[s + 1] = x1;
-        x[s + 2] = x2;
-        x[s + 3] = x3;
-        rr += x0 * x0;
-        rr += x1 * x1;
-        rr += x2 * x2;
-        rr += x3 * x3;
-    }
-    for (; s < to; ++s) {
-        const double* col = R + static_cast<size_t>(s) * cap;
-        double acc = x[s];
-        for (int l = 0; l < s; ++l) acc -= col[l] * x[l];
-        x[s] = acc / col[s];
-        rr += x[s] * x[s];
-    }
+    for (; s + 8 <= to; s += 8) forward_block<8>(R, cap, x, s);
+    for (; s + 4 <= to; s += 4) forward_block<4>(R, cap, x, s);
+    for (; s < to; ++s) forward_block<1>(R, cap, x, s);
+    double rr = 0.0;
+    for (int t = from; t < to; ++t) rr += x[t] * x[t];
     return rr;
 }
 
