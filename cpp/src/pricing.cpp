@@ -124,8 +124,12 @@ __attribute__((target("avx2,fma"))) void mv_avx2_p(const T* const* xr, const dou
 // conversion in the inner loop, sequential addresses. Every output element is the sequential sum
 // over k of ((double)x_ik - c_k) * z_kb, the same operations in the same order as in the
 // matrix-vector kernel, so the kernels give the same bits.
+//
+// While a chunk's rows are computed, the stored rows of the next chunk are prefetched, a cache line
+// or two per step of k (pf: npf rows of rb bytes each): the pass is bound by the read of X, which
+// would otherwise stop during the arithmetic. A prefetch changes no value.
 typedef void (*PackedFn)(const double* Xw, const double* Zp, Index d, const int* kidx, Index m, int ld,
-                         double* Tout);
+                         double* Tout, const char* const* pf, int npf, Index rb);
 
 // IDX: only the m elements k = kidx[0] < kidx[1] < ... are summed, those where some row of the group
 // is non-zero after centring. A skipped term is 0 * z for every row of the group, and adding it to a
@@ -133,10 +137,24 @@ typedef void (*PackedFn)(const double* Xw, const double* Zp, Index d, const int*
 // of digits on a blank background: m is about half of d for 6 rows).
 template <int R, bool IDX>
 __attribute__((always_inline)) inline void packed_body(const double* Xw, const double* Zp, Index d, const int* kidx,
-                                                       Index m, int ld, double* Tout) {
+                                                       Index m, int ld, double* Tout, const char* const* pf,
+                                                       int npf, Index rb) {
     v4d a[R][2];
     for (int r = 0; r < R; ++r) a[r][0] = a[r][1] = v4d{0, 0, 0, 0};
+    // lines per step: enough to cover the next chunk's rows within this group's m steps
+    const Index lines = static_cast<Index>(npf) * ((rb + 63) / 64);
+    const Index per = m > 0 ? (lines + m - 1) / m : 0;
+    int pr = 0;
+    Index off = 0;
     for (Index j = 0; j < m; ++j) {
+        for (Index t = 0; t < per && pr < npf; ++t) {
+            __builtin_prefetch(pf[pr] + off, 0, 3);
+            off += 64;
+            if (off >= rb) {
+                off = 0;
+                ++pr;
+            }
+        }
         const Index k = IDX ? kidx[j] : j;
         v4d z0, z1;
         __builtin_memcpy(&z0, Zp + k * 8, sizeof(v4d));
@@ -155,14 +173,16 @@ __attribute__((always_inline)) inline void packed_body(const double* Xw, const d
 }
 
 template <int R, bool IDX>
-void packed_generic(const double* Xw, const double* Zp, Index d, const int* kidx, Index m, int ld, double* Tout) {
-    packed_body<R, IDX>(Xw, Zp, d, kidx, m, ld, Tout);
+void packed_generic(const double* Xw, const double* Zp, Index d, const int* kidx, Index m, int ld, double* Tout,
+                    const char* const* pf, int npf, Index rb) {
+    packed_body<R, IDX>(Xw, Zp, d, kidx, m, ld, Tout, pf, npf, rb);
 }
 #ifdef HULLSCOPE_X86_DISPATCH
 template <int R, bool IDX>
 __attribute__((target("avx2,fma"))) void packed_avx2(const double* Xw, const double* Zp, Index d, const int* kidx,
-                                                     Index m, int ld, double* Tout) {
-    packed_body<R, IDX>(Xw, Zp, d, kidx, m, ld, Tout);
+                                                     Index m, int ld, double* Tout, const char* const* pf,
+                                                     int npf, Index rb) {
+    packed_body<R, IDX>(Xw, Zp, d, kidx, m, ld, Tout, pf, npf, rb);
 }
 #endif
 
@@ -332,6 +352,8 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
         std::vector<double> usum(single ? 0 : static_cast<size_t>(d));
         int union_skip = 0;  // row groups to take densely before looking for shared zeros again
         int grp_row[kPackRows / 2], grp_len[kPackRows / 2];
+        const char* pf_rows[kPackRows];  // the next chunk's stored rows, to prefetch
+        const Index row_bytes = d * static_cast<Index>(sizeof(T));
         Index grp_m[kPackRows / 2];
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp for schedule(static)
@@ -373,8 +395,24 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                         }
                         g += rr;
                     }
+                    // The next chunk's stored rows (the next rows of this block, or the first rows
+                    // of the next block when the rows are X's own, in order), shared out over the
+                    // row groups of the first panel.
+                    int npf = 0;
+                    {
+                        const int n0 = s0 + ns;
+                        const int n1 = std::min(n0 + kPackRows, nr);
+                        for (int r = n0; r < n1; ++r) pf_rows[npf++] = reinterpret_cast<const char*>(ptr[r]);
+                        if (n0 >= nr && !in.rows && r0 + kRowBlock < nrows) {
+                            const Index e = std::min<Index>(r0 + kRowBlock + kPackRows, nrows);
+                            for (Index r = r0 + kRowBlock; r < e; ++r)
+                                pf_rows[npf++] = reinterpret_cast<const char*>(in.X + r * d);
+                        }
+                    }
                     for (int c0 = 0; c0 < Bp; c0 += 8)
                         for (int q = 0; q < ng; ++q) {
+                            const int l0 = c0 == 0 ? npf * q / ng : 0;
+                            const int l1 = c0 == 0 ? npf * (q + 1) / ng : 0;
                             const int g = grp_row[q];
                             const Index m = grp_m[q];
                             // the indexed kernel pays once it skips 3/10 of d (its indexed loads cost more per term)
@@ -382,7 +420,8 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                             const PackedFn f = (idx ? index_fn : dense_fn)[grp_len[q] / 2 - 1];
                             f(Xp.data() + static_cast<size_t>(g) * d, Zp.data() + static_cast<size_t>(c0) * d, d,
                               kidx.data() + static_cast<size_t>(q) * d, idx ? m : d, kRowBlock,
-                              tileout.data() + static_cast<size_t>(c0) * kRowBlock + s0 + g);
+                              tileout.data() + static_cast<size_t>(c0) * kRowBlock + s0 + g, pf_rows + l0, l1 - l0,
+                              row_bytes);
                         }
                 }
             }
