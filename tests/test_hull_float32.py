@@ -176,3 +176,30 @@ def test_deep_queries_keep_the_working_set_wide():
         assert r.passes.max() <= 8, r.passes
     for i in range(3):
         assert lp_member(X, Q[i])
+
+
+@pytest.mark.parametrize("method", ["contains", "distance"])
+def test_query_alone_shares_its_threads_without_changing_a_bit(method):
+    """A query alone in its pass gives its threads to its own row sweeps (products with the corral,
+    z by blocks of coordinates, pricing the working set). Its answer is the same, bit for bit, with
+    1, 2 or 3 threads and inside a batch, where it is priced alongside other queries on one thread.
+    The corrals here (about 55 rows of 64 coordinates, plus a point far outside) are large enough for
+    every sweep to be split."""
+    from sklearn.datasets import load_digits
+
+    X = np.ascontiguousarray(load_digits().data / 16.0)
+    rng = np.random.default_rng(7)
+    Q = np.stack([rng.dirichlet(np.ones(60)) @ X[rng.choice(len(X), 60, replace=False)] for _ in range(4)]
+                 + [X[5] + 0.4])
+    batch = getattr(Hull(X, threads=2), method)(Q, pool=8)
+    assert batch.verify(), batch.verify().failures
+    assert np.diff(batch.indptr)[:4].min() >= 32  # corrals past the size where the sweeps split
+    for th in (1, 2, 3):
+        h = Hull(X, threads=th)
+        for i in range(len(Q)):
+            r = getattr(h, method)(Q[i:i + 1], pool=8)
+            assert r.status[0] == batch.status[i]
+            assert r.distance.tobytes() == batch.distance[i:i + 1].tobytes()
+            assert r.indices.tobytes() == batch.indices[batch.indptr[i]:batch.indptr[i + 1]].tobytes()
+            assert r.values.tobytes() == batch.values[batch.indptr[i]:batch.indptr[i + 1]].tobytes()
+            assert r.nearest.tobytes() == batch.nearest[i:i + 1].tobytes()

@@ -54,6 +54,9 @@ constexpr int kFastRounds = 2;
 // most d + 1 rows, no more than the factor R): 4 MB is a face pool of 256 rows up to 2,048 kept
 // coordinates, a plain pool of 64 up to 8,192.
 constexpr double kCacheBudget = 4.0 * (1 << 20);
+// A team of threads takes a sweep of at least this many groups of 4 rows (smaller ones stay on one
+// thread: a parallel region costs a few microseconds).
+constexpr Index kTeamMin = 8;
 }  // namespace
 
 PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) { init(X, threads); }
@@ -430,6 +433,10 @@ struct Query {
     // width. Its passes keep kPassCand candidates for the working set, and rounds over the set
     // follow every pass (see kPassCand).
     bool wide = false;
+    // Threads for the restricted problem's row sweeps (products with cached rows, z, partial
+    // pricing): more than one only for a query alone in its pass, whose threads would otherwise
+    // wait. Each sweep splits rows or coordinates without changing any value's operations.
+    int team = 1;
 
     // Coordinates where q sits exactly on the bounding box (q'_p equal to the least or greatest
     // x'_p). Every point of a convex combination equal to q must sit there too, so while the query
@@ -479,10 +486,15 @@ struct Query {
             return;
         }
         const double* b = bslot < 0 ? zc.data() : yrow(bslot);
-        size_t t = 0;
-        for (; t + 4 <= m; t += 4)
+        const Index m4 = static_cast<Index>(m / 4);
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1 && m4 >= kTeamMin)
+#endif
+        for (Index g = 0; g < m4; ++g) {
+            const size_t t = static_cast<size_t>(g) * 4;
             rk_dot4d(yrow(slots[t]), yrow(slots[t + 1]), yrow(slots[t + 2]), yrow(slots[t + 3]), b, ld, out + t);
-        for (; t < m; ++t) out[t] = rk_dotd(yrow(slots[t]), b, ld);
+        }
+        for (size_t t = static_cast<size_t>(m4) * 4; t < m; ++t) out[t] = rk_dotd(yrow(slots[t]), b, ld);
     }
     double price_s(int slot) const {
         if (!cached) return rk_dot_centred(row(slot_row[slot]), q.data(), z.data(), d);
@@ -741,13 +753,24 @@ struct Query {
         }
         std::fill(zc.begin(), zc.end(), 0.0);
         // zc -= y (-lam): the same bits as zc += lam y, through the back solve's kernel, four rows
-        // per sweep of zc
-        int s = 0;
-        for (; s + 4 <= k; s += 4) {
-            const double nl[4] = {-lam[s], -lam[s + 1], -lam[s + 2], -lam[s + 3]};
-            rk_axpy4(zc.data(), yrow(cs[s]), yrow(cs[s + 1]), yrow(cs[s + 2]), yrow(cs[s + 3]), nl, ld);
+        // per sweep of zc. A team splits the coordinates (in blocks of 8): each element still takes
+        // the rows in order, so the bits are the same.
+        const Index nblk = ld / 8;
+        const int parts = team > 1 && k >= 4 * kTeamMin ? static_cast<int>(std::min<Index>(team, nblk)) : 1;
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(parts) schedule(static) if (parts > 1)
+#endif
+        for (int part = 0; part < parts; ++part) {
+            const Index b0 = nblk * part / parts * 8, b1 = nblk * (part + 1) / parts * 8;
+            double* zp = zc.data() + b0;
+            int s = 0;
+            for (; s + 4 <= k; s += 4) {
+                const double nl[4] = {-lam[s], -lam[s + 1], -lam[s + 2], -lam[s + 3]};
+                rk_axpy4(zp, yrow(cs[s]) + b0, yrow(cs[s + 1]) + b0, yrow(cs[s + 2]) + b0, yrow(cs[s + 3]) + b0, nl,
+                         b1 - b0);
+            }
+            for (; s < k; ++s) rk_axpy(zp, yrow(cs[s]) + b0, -lam[s], b1 - b0);
         }
-        for (; s < k; ++s) rk_axpy(zc.data(), yrow(cs[s]), -lam[s], ld);
         for (size_t t = 0; t < cc.size(); ++t) z[cc[t]] = zc[t];
         zz = dot_fixed(z.data(), z.data(), d);
     }
@@ -806,11 +829,16 @@ struct Query {
             std::sort(sortedS.begin(), sortedS.end());
             viol.clear();
             wprice.resize(work.size());
-            size_t t4 = 0;
-            for (; t4 + 4 <= work.size(); t4 += 4)
+            const Index w4 = static_cast<Index>(work.size() / 4);
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1 && w4 >= kTeamMin)
+#endif
+            for (Index g = 0; g < w4; ++g) {
+                const size_t t4 = static_cast<size_t>(g) * 4;
                 rk_dot_centred4(row(work[t4]), row(work[t4 + 1]), row(work[t4 + 2]), row(work[t4 + 3]), q.data(), z.data(),
                                 d, wprice.data() + t4);
-            for (; t4 < work.size(); ++t4) wprice[t4] = price(work[t4]);
+            }
+            for (size_t t4 = static_cast<size_t>(w4) * 4; t4 < work.size(); ++t4) wprice[t4] = price(work[t4]);
             for (size_t t = 0; t < work.size(); ++t) {
                 const Index c = work[t];
                 const double p = wprice[t];
@@ -1346,13 +1374,21 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
         std::iota(order.begin(), order.end(), 0);
         std::stable_sort(order.begin(), order.end(),
                          [&](Index a, Index c) { return active[a]->last_work > active[c]->last_work; });
-        parallel_for(Bact, threads, [&](Index t) {
+        const auto step = [&](Index t) {
             Query<T>& qy = *active[order[t]];
             const Index it0 = qy.iters;
             process(qy, pout[order[t]]);
             qy.last_work = static_cast<double>(qy.iters - it0) * qy.k;
             if (qy.done && !qy.converged) polish(qy);
-        });
+        };
+        if (Bact == 1) {
+            // a query alone: its own sweeps take the threads (same answer for any thread count)
+            active[0]->team = threads;
+            step(0);
+        } else {
+            for (auto& qy : active) qy->team = 1;
+            parallel_for(Bact, threads, step);
+        }
         if (opt.interrupted && opt.interrupted()) throw Interrupted();
         std::vector<std::unique_ptr<Query<T>>> keep;
         for (auto& qy : active) {
