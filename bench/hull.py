@@ -16,7 +16,8 @@ Cases added for the next order of magnitude (float32 storage, hard queries, full
 
 * ``interior``: queries deep inside the MNIST training hull, each a Dirichlet convex combination of
   k random training images for k in {50, 200, 800}; ``contains`` and ``distance`` batched on 2
-  threads, passes over X per query, and HiGHS on one query per k (the same LP as above).
+  threads, passes over X per query, the first ``--interior-alone`` queries of each k timed again on
+  their own (a call each, 2 threads), and HiGHS on one query per k (the same LP as above).
 * ``loo``: ``Hull.leave_one_out()`` over all 60,000 MNIST training images (float32 pixels): which
   training images are vertices of the training hull; then the same in the 64-d last hidden layer of
   the small CNN trained on MNIST (``--cnn-epochs``).
@@ -188,7 +189,13 @@ def case_interior(args):
             r = getattr(h, meth)(Q, threads=2, pool=args.pool)
             per = (time.perf_counter() - t0) / len(Q)
             times[meth] += [per] * len(Q)
+            alone = []
+            for i in range(min(args.interior_alone, len(Q))):  # each query on its own: a call per query
+                t0 = time.perf_counter()
+                getattr(h, meth)(Q[i], threads=2, pool=args.pool)
+                alone.append(time.perf_counter() - t0)
             emit(case="interior", k=k, method=meth, pool=args.pool, batch_s_per_query=per,
+                 alone_s_median=float(np.median(alone)) if alone else None,
                  passes_median=float(np.median(r.passes)), passes_max=int(r.passes.max()),
                  iterations_median=float(np.median(r.iterations)),
                  support_median=float(np.median(np.diff(r.indptr))) if hasattr(r, "indptr") else None,
@@ -321,6 +328,8 @@ def main(argv=None) -> int:
                     default="all", help="all = gaussian + mnist (the other cases run on their own)")
     ap.add_argument("--interior-queries", type=int, default=8, help="queries per k for --case interior")
     ap.add_argument("--highs-interior", type=int, default=1, help="HiGHS queries per k (minutes each)")
+    ap.add_argument("--interior-alone", type=int, default=2,
+                    help="queries per k also timed alone (one call each, 2 threads) for --case interior")
     ap.add_argument("--interior-ks", type=lambda s: [int(v) for v in s.split(",")], default=[50, 200, 800],
                     help="sizes k of the convex combinations, comma-separated")
     ap.add_argument("--pool", type=int, default=64, help="candidates per pass for --case interior")

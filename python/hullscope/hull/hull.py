@@ -132,7 +132,9 @@ class Hull:
             always refer to rows of X.
         threads : int, optional
             OpenMP threads for this call (default: the hull's ``threads``; None or -1: all cores).
-            Results are bitwise identical for any thread count and any ``chunk_size``.
+            Queries in flight share them; a query alone in its pass (a single query, or the last
+            one of a batch) splits its own row sweeps over them. Results are bitwise identical for
+            any thread count and any ``chunk_size``.
         progress : bool
             Show a tqdm progress bar over queries.
         rtol, max_passes, pool, block
