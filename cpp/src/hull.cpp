@@ -820,6 +820,15 @@ struct Query {
         std::vector<Cand> viol;
         std::vector<Index> sortedS;
         std::vector<double> wprice;
+        // Only rows that could be taken are priced: on the face while the query keeps to it (each
+        // check remembered per row), and outside the corral. The violators, hence the answer, are
+        // those of pricing the whole set; at k = 50 on MNIST a third of the set lies off the face.
+        std::vector<Index> cand, rows;
+        if (face) {
+            for (Index c : work)
+                if (on_face(c)) cand.push_back(c);
+        }
+        const std::vector<Index>& pick = face ? cand : work;
         Index priced = 0;
         for (int round = 0; round < rounds && r == Inner::kRestrictedOptimal; ++round) {
             if (priced + static_cast<Index>(work.size()) > budget) break;
@@ -827,24 +836,23 @@ struct Query {
             const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
             sortedS.assign(S.begin(), S.end());
             std::sort(sortedS.begin(), sortedS.end());
+            rows.clear();
+            for (Index c : pick)
+                if (!std::binary_search(sortedS.begin(), sortedS.end(), c)) rows.push_back(c);
             viol.clear();
-            wprice.resize(work.size());
-            const Index w4 = static_cast<Index>(work.size() / 4);
+            wprice.resize(rows.size());
+            const Index w4 = static_cast<Index>(rows.size() / 4);
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp parallel for num_threads(team) schedule(static) if (team > 1 && w4 >= kTeamMin)
 #endif
             for (Index g = 0; g < w4; ++g) {
                 const size_t t4 = static_cast<size_t>(g) * 4;
-                rk_dot_centred4(row(work[t4]), row(work[t4 + 1]), row(work[t4 + 2]), row(work[t4 + 3]), q.data(), z.data(),
+                rk_dot_centred4(row(rows[t4]), row(rows[t4 + 1]), row(rows[t4 + 2]), row(rows[t4 + 3]), q.data(), z.data(),
                                 d, wprice.data() + t4);
             }
-            for (size_t t4 = static_cast<size_t>(w4) * 4; t4 < work.size(); ++t4) wprice[t4] = price(work[t4]);
-            for (size_t t = 0; t < work.size(); ++t) {
-                const Index c = work[t];
-                const double p = wprice[t];
-                if (zz - p > thr && !std::binary_search(sortedS.begin(), sortedS.end(), c) && (!face || on_face(c)))
-                    viol.push_back(Cand{p, c});
-            }
+            for (size_t t4 = static_cast<size_t>(w4) * 4; t4 < rows.size(); ++t4) wprice[t4] = price(rows[t4]);
+            for (size_t t = 0; t < rows.size(); ++t)
+                if (zz - wprice[t] > thr) viol.push_back(Cand{wprice[t], rows[t]});
             if (viol.empty()) break;
             const size_t m = std::min(viol.size(), static_cast<size_t>(take));
             std::partial_sort(viol.begin(), viol.begin() + m, viol.end());
