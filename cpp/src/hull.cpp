@@ -831,6 +831,8 @@ struct Query {
         const std::vector<Index>& pick = face ? cand : work;
         Index priced = 0;
         for (int round = 0; round < rounds && r == Inner::kRestrictedOptimal; ++round) {
+            // The budget still counts the whole set, so the rounds taken, hence the answers, are those
+            // of pricing every row of it.
             if (priced + static_cast<Index>(work.size()) > budget) break;
             priced += static_cast<Index>(work.size());
             const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
