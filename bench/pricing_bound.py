@@ -64,6 +64,7 @@ class Wolfe:
         self.G = np.array([[sq[j0]]])
         self.z = Y[j0].copy()
         self.iters = 0
+        self.barred = set()  # rows found numerically dependent on the corral: never offered again
 
     def inside(self) -> bool:
         return float(np.sqrt(self.z @ self.z)) <= self.thr
@@ -83,7 +84,8 @@ class Wolfe:
             try:
                 cf = cho_factor(G + self.kappa)
             except np.linalg.LinAlgError:  # numerically dependent: the entering row stays out
-                return [j]
+                self.barred.add(j)
+                return []
             a = cho_solve(cf, np.ones(len(C)))
             a /= a.sum()
             if np.all(a > 0):
@@ -112,6 +114,7 @@ def run_rule(Y: np.ndarray, rule: str, pool_size: int, cap: int, max_iter: int =
         passes += 1
         p = Y @ w.z
         p[w.C] = np.inf
+        p[list(w.barred)] = np.inf
         if rule == "exact":
             j = int(np.argmin(p))
             if not w.violates(p[j]):
@@ -131,7 +134,7 @@ def run_rule(Y: np.ndarray, rule: str, pool_size: int, cap: int, max_iter: int =
                 break
             pool += w.enter(pool.pop(b))
             inner += 1
-    return dict(iterations=w.iters, passes=passes, support=len(w.C), inside=bool(w.inside()),
+    return dict(iterations=w.iters, passes=passes, support=len(w.C), inside=bool(w.inside()), barred=len(w.barred),
                 seconds=round(time.perf_counter() - t0, 1))
 
 
