@@ -54,7 +54,8 @@ class DistanceResult:
     tol, scale : ndarray, shape (B,)
         Absolute tolerance ``rtol * scale``, with ``scale = max_j ||x_j - q||``.
     passes, iterations : ndarray of int, shape (B,)
-        Full passes over X and Wolfe major iterations spent on each query.
+        Full passes over X and Wolfe major iterations spent on each query (a major iteration
+        enters up to four rows into the corral at once).
     """
 
     status: np.ndarray
