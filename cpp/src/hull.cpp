@@ -44,13 +44,15 @@ constexpr int kFacePoolFactor = 4;
 // at a time, against a pass's shared widening: on MNIST a round over 8192 rows costs a few ms, a
 // pass for one query 15-25 ms). On MNIST queries deep inside the hull the wide rounds halve the
 // passes (a pass there takes hundreds of rows of a corral of 550 from its 64-256 candidates). With
-// rows entering four per major cycle (kBlockAdd) a round costs less, and 128 violators per round,
-// up to 32 rounds, took the passes at k = 200 from 15.5 (max 23) to 12.5 (max 16) and its time
-// down 15-25% in interleaved runs, against 64 violators and 16 rounds within two passes' rows.
+// rows entering four per major cycle (kBlockAdd) a round costs less: 128 violators per round, up to
+// 32 rounds, took the passes at k = 200 from 15.5 (max 23) to 12.5 (max 16) and its time down
+// 15-25% in interleaved runs, against 64 violators and 16 rounds within two passes' rows; 192
+// violators then took the passes at k = 800 from 12 (max 15) to 10 (max 11) and k = 200's time down
+// another 10-25% (256 left one k = 200 distance short of the rounding floor).
 constexpr int kPassCand = 1024;
 constexpr int kWorkMax = 8192;
 constexpr double kSlowPass = 0.7;
-constexpr int kPartialTake = 128;
+constexpr int kPartialTake = 192;
 constexpr int kPartialRounds = 32;
 constexpr int kFastRounds = 2;
 constexpr int kRoundBudgetPasses = 4;
@@ -67,7 +69,7 @@ constexpr Index kTeamMin = 8;
 // corral's cached rows for z and the pool's prices; entering four rows per cycle shares them, and
 // the append's own sweeps of the corral and the factor serve the four rows together. On MNIST
 // queries deep inside the hull (corrals of 550-600, k = 800) four rows per cycle cut the major
-// cycles from 1,914 to about 520 per query for about 7% more appends, and the thread time of the
+// cycles from 1,914 to about 510 per query for about 7% more appends, and the thread time of the
 // restricted problems from 9.7 to 5.4 G cycles (8 queries); two, six or eight per cycle were slower. A cycle that makes no progress
 // is retried with the single strongest violator, the plain Wolfe step, before it counts as a stall.
 constexpr int kBlockAdd = 4;
