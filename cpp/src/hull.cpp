@@ -70,8 +70,9 @@ constexpr Index kTeamMin = 8;
 // the append's own sweeps of the corral and the factor serve the four rows together. On MNIST
 // queries deep inside the hull (corrals of 550-600, k = 800) four rows per cycle cut the major
 // cycles from 1,914 to about 510 per query for about 7% more appends, and the thread time of the
-// restricted problems from 9.7 to 5.4 G cycles (8 queries); two, six or eight per cycle were slower. A cycle that makes no progress
-// is retried with the single strongest violator, the plain Wolfe step, before it counts as a stall.
+// restricted problems from 9.7 to 5.4 G cycles (8 queries); two, six or eight per cycle were
+// slower. A cycle that makes no progress is retried with the single strongest violator, the plain
+// Wolfe step, before it counts as a stall.
 constexpr int kBlockAdd = 4;
 }  // namespace
 
