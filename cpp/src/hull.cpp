@@ -1018,7 +1018,7 @@ struct Query {
             // The block: the strongest violators, best first (ties to the lower row), at most
             // kBlockAdd, or the one best when the last block stalled or the rows are not cached.
             int nb = 1;
-            size_t bpos4[kBlockAdd] = {bpos};
+            size_t blk_pos[kBlockAdd] = {bpos};
             if (!single && cached && kBlockAdd > 1) {
                 top.clear();
                 for (size_t t = 0; t < pool.size(); ++t)
@@ -1027,18 +1027,18 @@ struct Query {
                 std::partial_sort(top.begin(), top.begin() + nb, top.end(), [&](const auto& a, const auto& b) {
                     return a.first < b.first || (a.first == b.first && pool[a.second] < pool[b.second]);
                 });
-                for (int j = 0; j < nb; ++j) bpos4[j] = static_cast<size_t>(top[j].second);
+                for (int j = 0; j < nb; ++j) blk_pos[j] = static_cast<size_t>(top[j].second);
             }
             single = false;
-            int bslot4[kBlockAdd];
-            Index brow4[kBlockAdd];
+            int blk_slot[kBlockAdd];
+            Index blk_row[kBlockAdd];
             for (int j = 0; j < nb; ++j) {
-                bslot4[j] = ps[bpos4[j]];
-                brow4[j] = pool[bpos4[j]];
+                blk_slot[j] = ps[blk_pos[j]];
+                blk_row[j] = pool[blk_pos[j]];
             }
             {  // out of the pool, highest position first
                 size_t sp[kBlockAdd];
-                std::copy(bpos4, bpos4 + nb, sp);
+                std::copy(blk_pos, blk_pos + nb, sp);
                 for (int a = 1; a < nb; ++a)  // insertion sort of at most kBlockAdd
                     for (int c = a; c > 0 && sp[c - 1] > sp[c]; --c) std::swap(sp[c - 1], sp[c]);
                 for (int j = nb - 1; j >= 0; --j) {
@@ -1046,21 +1046,21 @@ struct Query {
                     ps.erase(ps.begin() + static_cast<std::ptrdiff_t>(sp[j]));
                 }
             }
-            bool ok4[kBlockAdd] = {};
+            bool blk_ok[kBlockAdd] = {};
             int added = 0;
             if (nb == 1) {
-                ok4[0] = chol_append(bslot4[0]);
-                added = ok4[0] ? 1 : 0;
+                blk_ok[0] = chol_append(blk_slot[0]);
+                added = blk_ok[0] ? 1 : 0;
             } else {
-                added = chol_append_block(bslot4, nb, ok4);
+                added = chol_append_block(blk_slot, nb, blk_ok);
             }
             for (int j = 0; j < nb; ++j) {
-                if (!ok4[j]) {  // dependent: drop it from the pool
-                    free_slot(bslot4[j]);
+                if (!blk_ok[j]) {  // dependent: drop it from the pool
+                    free_slot(blk_slot[j]);
                     continue;
                 }
-                S.push_back(brow4[j]);
-                cs.push_back(bslot4[j]);
+                S.push_back(blk_row[j]);
+                cs.push_back(blk_slot[j]);
                 lam.push_back(0.0);
             }
             if (added == 0) continue;
