@@ -41,7 +41,8 @@ py::array_t<T> take(std::vector<T>&& v, std::vector<py::ssize_t> shape) {
 // C-contiguous float64 or float32 array, used in place (float32 is never widened into a copy).
 class PyPointSet {
   public:
-    PyPointSet(py::array X, int threads) : array_(X) {
+    PyPointSet(py::array X, int threads, int sparse) : array_(X) {
+        if (sparse < -1 || sparse > 1) throw std::invalid_argument("sparse: expected -1 (auto), 0 or 1");
         if (X.ndim() != 2) throw std::invalid_argument("X: expected a 2-D array (n, d)");
         if (X.shape(0) < 1 || X.shape(1) < 1) throw std::invalid_argument("X: expected a non-empty (n, d) array");
         if (!(X.flags() & py::array::c_style))
@@ -50,11 +51,11 @@ class PyPointSet {
         if (X.dtype().is(py::dtype::of<double>())) {
             const double* ptr = static_cast<const double*>(X.data());
             py::gil_scoped_release rel;
-            ps_ = std::make_unique<hullscope::PointSet>(ptr, n, d, threads);
+            ps_ = std::make_unique<hullscope::PointSet>(ptr, n, d, threads, sparse);
         } else if (X.dtype().is(py::dtype::of<float>())) {
             const float* ptr = static_cast<const float*>(X.data());
             py::gil_scoped_release rel;
-            ps_ = std::make_unique<hullscope::PointSet>(ptr, n, d, threads);
+            ps_ = std::make_unique<hullscope::PointSet>(ptr, n, d, threads, sparse);
         } else {
             throw py::type_error("X: expected a float64 or float32 array, got " +
                                  py::str(X.dtype()).cast<std::string>());
@@ -140,13 +141,16 @@ py::dict solve(const PyPointSet& P, CArrayD Q, std::optional<CArrayI> subset, st
 
 void bind_hull(py::module_& m) {
     py::class_<PyPointSet>(m, "PointSet", "Read-only (n, d) float64 or float32 point set with per-row statistics.")
-        .def(py::init<py::array, int>(), py::arg("X").noconvert(), py::arg("threads") = 0)
+        .def(py::init<py::array, int, int>(), py::arg("X").noconvert(), py::arg("threads") = 0, py::arg("sparse") = -1)
         .def_property_readonly("dtype", [](const PyPointSet& p) { return p.ps().single() ? "float32" : "float64"; })
         .def_property_readonly("data_address", &PyPointSet::data_address)
         .def_property_readonly("n", &PyPointSet::n)
         .def_property_readonly("d", &PyPointSet::d)
         .def_property_readonly("array", &PyPointSet::array)
-        .def_property_readonly("max_norm", [](const PyPointSet& p) { return p.ps().max_norm(); });
+        .def_property_readonly("max_norm", [](const PyPointSet& p) { return p.ps().max_norm(); })
+        .def_property_readonly("density", [](const PyPointSet& p) { return p.ps().density(); })
+        .def_property_readonly("sparse", [](const PyPointSet& p) { return p.ps().sparse(); })
+        .def_property_readonly("sparse_bytes", [](const PyPointSet& p) { return p.ps().sparse_bytes(); });
     py::class_<hullscope::SolveOptions>(m, "SolveOptions", "Options of solve() (the core's struct, bound once).")
         .def(py::init<>())
         .def_readwrite("rtol", &hullscope::SolveOptions::rtol)

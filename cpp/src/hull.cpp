@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <type_traits>
 #include <unordered_map>
 
 #include "hullscope/parallel.hpp"
@@ -76,11 +77,49 @@ constexpr Index kTeamMin = 8;
 constexpr int kBlockAdd = 4;
 }  // namespace
 
-PointSet::PointSet(const double* X, Index n, Index d, int threads) : X_(X), n_(n), d_(d) { init(X, threads); }
-PointSet::PointSet(const float* X, Index n, Index d, int threads) : Xf_(X), n_(n), d_(d) { init(X, threads); }
+PointSet::PointSet(const double* X, Index n, Index d, int threads, int sparse) : X_(X), n_(n), d_(d) {
+    init(X, threads, sparse);
+}
+PointSet::PointSet(const float* X, Index n, Index d, int threads, int sparse) : Xf_(X), n_(n), d_(d) {
+    init(X, threads, sparse);
+}
 
 template <class T>
-void PointSet::init(const T* X, int threads) {
+void PointSet::build_sparse(const T* X, int threads, std::vector<T>& val) {
+    const Index n = n_, d = d_;
+    const int nt = resolve_threads(threads);
+    (void)nt;
+    sp_ptr_.assign(static_cast<size_t>(n) + 1, 0);
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (Index i = 0; i < n; ++i) {
+        const T* x = X + i * d;
+        Index c = 0;
+        for (Index k = 0; k < d; ++k) c += x[k] != T(0);
+        sp_ptr_[static_cast<size_t>(i) + 1] = c;
+    }
+    for (Index i = 0; i < n; ++i) sp_ptr_[static_cast<size_t>(i) + 1] += sp_ptr_[static_cast<size_t>(i)];
+    const Index nnz = sp_ptr_[static_cast<size_t>(n)];
+    sp_idx_.resize(static_cast<size_t>(nnz));
+    val.resize(static_cast<size_t>(nnz));
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static)
+#endif
+    for (Index i = 0; i < n; ++i) {
+        const T* x = X + i * d;
+        Index t = sp_ptr_[static_cast<size_t>(i)];
+        for (Index k = 0; k < d; ++k)
+            if (x[k] != T(0)) {
+                sp_idx_[static_cast<size_t>(t)] = static_cast<std::uint16_t>(k);
+                val[static_cast<size_t>(t)] = x[k];
+                ++t;
+            }
+    }
+}
+
+template <class T>
+void PointSet::init(const T* X, int threads, int sparse) {
     const Index n = n_, d = d_;
     if (n <= 0 || d <= 0) throw std::invalid_argument("X: expected a non-empty (n, d) matrix");
     const int nt = resolve_threads(threads);
@@ -94,8 +133,10 @@ void PointSet::init(const T* X, int threads) {
     hi_.assign(static_cast<size_t>(d), -kInf);
     centroid_.assign(static_cast<size_t>(d), 0.0);
     // Serial, fixed-order sums: the statistics are the same for every thread count.
+    Index nnz = 0;
     for (Index i = 0; i < n; ++i) {
         const T* x = X + i * d;
+        for (Index k = 0; k < d; ++k) nnz += x[k] != T(0);
         for (Index k = 0; k < d; ++k) {
             const double v = static_cast<double>(x[k]) - origin_[k];
             centroid_[k] += v;
@@ -116,6 +157,15 @@ void PointSet::init(const T* X, int threads) {
     }
     (void)nt;
     max_norm_ = std::sqrt(mx);
+    density_ = static_cast<double>(nnz) / (static_cast<double>(n) * static_cast<double>(d));
+    const bool fits = d <= 65536;  // column indices are 16-bit
+    if (sparse == 1 && !fits) throw std::invalid_argument("sparse: a CSR copy needs d <= 65536");
+    if (sparse == 1 || (sparse == -1 && fits && density_ <= kSparseDensity)) {
+        if constexpr (std::is_same<T, float>::value)
+            build_sparse(X, threads, sp_valf_);
+        else
+            build_sparse(X, threads, sp_vald_);
+    }
 }
 
 namespace {
@@ -1225,6 +1275,8 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
     for (Index kk = 0; kk < d; ++kk) onorm += org[kk] * org[kk];
     const bool exact_centring = std::sqrt(onorm) > Rmax;
     pin.center = exact_centring ? org : nullptr;
+    const SparseRows<T> sprows = ps.sparse_rows<T>();
+    if (ps.sparse()) pin.sparse = &sprows;
 
     SolveResult res;
     res.B = B;

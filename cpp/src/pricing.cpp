@@ -215,6 +215,181 @@ __attribute__((target("avx2,fma"))) inline Index nonzero_union_avx2(const double
 }
 #endif
 
+// The sparse kernels (PassInput::sparse): each row's non-zero entries, summed in order into the
+// row's own accumulators with the dense kernels' operation (acc += x * z), so each output is the
+// dense kernel's sum without its zero terms, which change nothing: the same bits. One row's sum is a
+// chain of dependent multiply-adds, so L rows run side by side, one per lane; a lane that finishes
+// its row takes the block's next. Empty rows give +0, as the dense sums do.
+//
+// The 8-column panel (Zp k-major: Zp[k*8 + c]): per entry one index, one value and the panel's two
+// vectors, two multiply-adds; 4 rows in flight keep 8 chains going.
+#define HULLSCOPE_SP_STEP(L)                                                    \
+    {                                                                           \
+        const Index k##L = p##L[t];                                             \
+        const double b##L = static_cast<double>(v##L[t]);                       \
+        v4d z0##L, z1##L;                                                       \
+        __builtin_memcpy(&z0##L, Zp + k##L * 8, sizeof(v4d));                   \
+        __builtin_memcpy(&z1##L, Zp + k##L * 8 + 4, sizeof(v4d));               \
+        a0##L += b##L * z0##L;                                                  \
+        a1##L += b##L * z1##L;                                                  \
+    }
+
+template <class T>
+struct SparseLanes {
+    // the lane's row: position in the block, next entry, entries left
+    int row = -1;
+    const std::uint16_t* p = nullptr;
+    const T* v = nullptr;
+    Index cnt = 0;
+};
+
+// Give lane `ln` the block's next non-empty row (writing +0 for empty rows passed over, through
+// `zero(r)`); false when the block has no rows left.
+template <class T, class Zero>
+__attribute__((always_inline)) inline bool sparse_take(const SparseRows<T>& sp, const Index* ids, int nr, int& next,
+                                                       SparseLanes<T>& ln, Zero zero) {
+    while (next < nr) {
+        const Index id = ids[next];
+        const Index b = sp.ptr[id], e = sp.ptr[id + 1];
+        if (e > b) {
+            ln.row = next++;
+            ln.p = sp.idx + b;
+            ln.v = sp.val + b;
+            ln.cnt = e - b;
+            return true;
+        }
+        zero(next++);
+    }
+    ln.row = -1;
+    return false;
+}
+
+template <class T>
+__attribute__((always_inline)) inline void sparse_panel_body(const SparseRows<T>& sp, const Index* ids, int nr,
+                                                             const double* Zp, int ld, double* Tout) {
+    auto zero = [&](int r) {
+        for (int c = 0; c < 8; ++c) Tout[c * ld + r] = 0.0;
+    };
+    auto store = [&](int r, v4d a0, v4d a1) {
+        for (int c = 0; c < 4; ++c) {
+            Tout[c * ld + r] = a0[c];
+            Tout[(c + 4) * ld + r] = a1[c];
+        }
+    };
+    SparseLanes<T> ln[4];
+    int next = 0;
+    v4d acc[4][2];
+    int live = 0;
+    for (int l = 0; l < 4; ++l) {
+        acc[l][0] = acc[l][1] = v4d{0, 0, 0, 0};
+        live += sparse_take(sp, ids, nr, next, ln[l], zero);
+    }
+    while (live == 4) {
+        Index s = std::min(std::min(ln[0].cnt, ln[1].cnt), std::min(ln[2].cnt, ln[3].cnt));
+        const std::uint16_t *p0 = ln[0].p, *p1 = ln[1].p, *p2 = ln[2].p, *p3 = ln[3].p;
+        const T *v0 = ln[0].v, *v1 = ln[1].v, *v2 = ln[2].v, *v3 = ln[3].v;
+        v4d a00 = acc[0][0], a10 = acc[0][1], a01 = acc[1][0], a11 = acc[1][1];
+        v4d a02 = acc[2][0], a12 = acc[2][1], a03 = acc[3][0], a13 = acc[3][1];
+        for (Index t = 0; t < s; ++t) {
+            HULLSCOPE_SP_STEP(0)
+            HULLSCOPE_SP_STEP(1)
+            HULLSCOPE_SP_STEP(2)
+            HULLSCOPE_SP_STEP(3)
+        }
+        acc[0][0] = a00, acc[0][1] = a10, acc[1][0] = a01, acc[1][1] = a11;
+        acc[2][0] = a02, acc[2][1] = a12, acc[3][0] = a03, acc[3][1] = a13;
+        for (int l = 0; l < 4; ++l) {
+            ln[l].p += s;
+            ln[l].v += s;
+            ln[l].cnt -= s;
+            if (ln[l].cnt == 0) {
+                store(ln[l].row, acc[l][0], acc[l][1]);
+                acc[l][0] = acc[l][1] = v4d{0, 0, 0, 0};
+                if (!sparse_take(sp, ids, nr, next, ln[l], zero)) --live;
+            }
+        }
+    }
+    // the block's last rows, one at a time
+    for (int l = 0; l < 4; ++l) {
+        if (ln[l].row < 0) continue;
+        v4d a0 = acc[l][0], a1 = acc[l][1];
+        for (Index t = 0; t < ln[l].cnt; ++t) {
+            const Index k = ln[l].p[t];
+            const double b = static_cast<double>(ln[l].v[t]);
+            v4d z0, z1;
+            __builtin_memcpy(&z0, Zp + k * 8, sizeof(v4d));
+            __builtin_memcpy(&z1, Zp + k * 8 + 4, sizeof(v4d));
+            a0 += b * z0;
+            a1 += b * z1;
+        }
+        store(ln[l].row, a0, a1);
+    }
+}
+#undef HULLSCOPE_SP_STEP
+
+// One column (z_k at Zt[k * Bp]): the matrix-vector kernel's sums, 8 rows in flight.
+template <class T>
+__attribute__((always_inline)) inline void sparse_vec_body(const SparseRows<T>& sp, const Index* ids, int nr,
+                                                           const double* Zt, int Bp, double* Tout) {
+    auto zero = [&](int r) { Tout[r] = 0.0; };
+    constexpr int L = 8;
+    SparseLanes<T> ln[L];
+    double acc[L];
+    int next = 0, live = 0;
+    for (int l = 0; l < L; ++l) {
+        acc[l] = 0.0;
+        live += sparse_take(sp, ids, nr, next, ln[l], zero);
+    }
+    while (live == L) {
+        Index s = ln[0].cnt;
+        for (int l = 1; l < L; ++l) s = std::min(s, ln[l].cnt);
+        for (Index t = 0; t < s; ++t)
+            for (int l = 0; l < L; ++l) acc[l] += static_cast<double>(ln[l].v[t]) * Zt[static_cast<Index>(ln[l].p[t]) * Bp];
+        for (int l = 0; l < L; ++l) {
+            ln[l].p += s;
+            ln[l].v += s;
+            ln[l].cnt -= s;
+            if (ln[l].cnt == 0) {
+                Tout[ln[l].row] = acc[l];
+                acc[l] = 0.0;
+                if (!sparse_take(sp, ids, nr, next, ln[l], zero)) --live;
+            }
+        }
+    }
+    for (int l = 0; l < L; ++l) {
+        if (ln[l].row < 0) continue;
+        double a = acc[l];
+        for (Index t = 0; t < ln[l].cnt; ++t) a += static_cast<double>(ln[l].v[t]) * Zt[static_cast<Index>(ln[l].p[t]) * Bp];
+        Tout[ln[l].row] = a;
+    }
+}
+
+template <class T>
+using SparsePanelFn = void (*)(const SparseRows<T>&, const Index*, int, const double*, int, double*);
+template <class T>
+using SparseVecFn = void (*)(const SparseRows<T>&, const Index*, int, const double*, int, double*);
+
+template <class T>
+void sparse_panel_generic(const SparseRows<T>& sp, const Index* ids, int nr, const double* Zp, int ld, double* Tout) {
+    sparse_panel_body<T>(sp, ids, nr, Zp, ld, Tout);
+}
+template <class T>
+void sparse_vec_generic(const SparseRows<T>& sp, const Index* ids, int nr, const double* Zt, int Bp, double* Tout) {
+    sparse_vec_body<T>(sp, ids, nr, Zt, Bp, Tout);
+}
+#ifdef HULLSCOPE_X86_DISPATCH
+template <class T>
+__attribute__((target("avx2,fma"))) void sparse_panel_avx2(const SparseRows<T>& sp, const Index* ids, int nr,
+                                                           const double* Zp, int ld, double* Tout) {
+    sparse_panel_body<T>(sp, ids, nr, Zp, ld, Tout);
+}
+template <class T>
+__attribute__((target("avx2,fma"))) void sparse_vec_avx2(const SparseRows<T>& sp, const Index* ids, int nr,
+                                                         const double* Zt, int Bp, double* Tout) {
+    sparse_vec_body<T>(sp, ids, nr, Zt, Bp, Tout);
+}
+#endif
+
 // Widen rows to double and subtract the centre (Xw[r*d + k]); exact, so any build gives the same values.
 template <class T>
 __attribute__((always_inline)) inline void widen_rows_body(const T* const* xr, int nr, const double* cen, Index d,
@@ -263,6 +438,21 @@ PackedFn packed_for() {
     if (g_avx2) return packed_avx2<R, IDX>;
 #endif
     return packed_generic<R, IDX>;
+}
+
+template <class T>
+SparsePanelFn<T> sparse_panel_for() {
+#ifdef HULLSCOPE_X86_DISPATCH
+    if (g_avx2) return sparse_panel_avx2<T>;
+#endif
+    return sparse_panel_generic<T>;
+}
+template <class T>
+SparseVecFn<T> sparse_vec_for() {
+#ifdef HULLSCOPE_X86_DISPATCH
+    if (g_avx2) return sparse_vec_avx2<T>;
+#endif
+    return sparse_vec_generic<T>;
 }
 
 inline Index nonzero_union(const double* Xw, int R, Index d, double* t, int* kidx) {
@@ -316,6 +506,10 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
     const TileFn<T> tile = matvec_for<T>(in.center != nullptr);
     const PackedFn dense_fn[3] = {packed_for<2, false>(), packed_for<4, false>(), packed_for<6, false>()};
     const PackedFn index_fn[3] = {packed_for<2, true>(), packed_for<4, true>(), packed_for<6, true>()};
+    // X's non-zero entries, where kept and the rows enter uncentred (the usual case: see hull.cpp).
+    const SparseRows<T>* sp = in.center == nullptr ? in.sparse : nullptr;
+    const SparsePanelFn<T> sp_panel = sparse_panel_for<T>();
+    const SparseVecFn<T> sp_vec = sparse_vec_for<T>();
     // Element indices are kept as int (d below 2^31 always holds for data that fits in memory).
     const bool index_ok = d < (Index(1) << 31);
 
@@ -347,9 +541,10 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
         std::vector<double> tileout(static_cast<size_t>(kRowBlock) * Bp);  // column-major: [b * kRowBlock + r]
         std::vector<Index> ids(kRowBlock);
         std::vector<const T*> ptr(kRowBlock);
-        std::vector<double> Xp(single ? 0 : static_cast<size_t>(kPackRows) * d);
-        std::vector<int> kidx(single ? 0 : static_cast<size_t>(kPackRows / 2) * d);
-        std::vector<double> usum(single ? 0 : static_cast<size_t>(d));
+        const bool dense = !single && !sp;
+        std::vector<double> Xp(dense ? static_cast<size_t>(kPackRows) * d : 0);
+        std::vector<int> kidx(dense ? static_cast<size_t>(kPackRows / 2) * d : 0);
+        std::vector<double> usum(dense ? static_cast<size_t>(d) : 0);
         int union_skip = 0;  // row groups to take densely before looking for shared zeros again
         int grp_row[kPackRows / 2], grp_len[kPackRows / 2];
         const char* pf_rows[kPackRows];  // the next chunk's stored rows, to prefetch
@@ -371,7 +566,14 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                     ptr[r] = pad_row.data();
                 }
             }
-            if (single) {
+            if (sp) {
+                if (single)
+                    sp_vec(*sp, ids.data(), nr, Zt, Bp, tileout.data());
+                else
+                    for (int c0 = 0; c0 < Bp; c0 += 8)
+                        sp_panel(*sp, ids.data(), nr, Zp.data() + static_cast<size_t>(c0) * d, kRowBlock,
+                                 tileout.data() + static_cast<size_t>(c0) * kRowBlock);
+            } else if (single) {
                 for (int r = 0; r < nr_pad; r += kRowTileMV) tile(&ptr[r], cen, Zt, d, Bp, 0, tileout.data() + r);
             } else {
                 // kPackRows rows widened at a time; each Z panel is then reused across their row groups.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 #include <vector>
 
 #include "hullscope/common.hpp"
@@ -39,6 +40,16 @@ struct PassOutput {
     double cmax = -INFINITY;  // max over rows of x_i.z - xc_i (kNearest only, when xc given)
 };
 
+// The non-zero entries of X, row by row (CSR), kept beside X where most entries are zero (see
+// PointSet::sparse). Entry t of row i is X[i, idx[t]] = val[t] for ptr[i] <= t < ptr[i + 1], with
+// idx ascending; val holds X's own stored values (never -0.0 or 0.0).
+template <class T>
+struct SparseRows {
+    const Index* ptr = nullptr;          // n + 1 offsets
+    const std::uint16_t* idx = nullptr;  // column of each entry (d <= 65,536)
+    const T* val = nullptr;              // its value, as X stores it
+};
+
 // T is the storage type of X: double, or float (widened to double element by element; every
 // product and sum is taken in double, so a float32 X gives exact answers for the stored values).
 template <class T>
@@ -54,6 +65,10 @@ struct PassInput {
     // rows enter as they are and each column's `shift` (center.z) is subtracted afterwards, which is
     // as accurate when the data sit near the origin and costs nothing per element.
     const double* center = nullptr;
+    // Optional CSR copy of X's non-zero entries. Used when given and `center` is null: each product
+    // then sums the non-zero terms only, in the same order and with the same operations as the dense
+    // kernels, and a term 0 * z added to a sum leaves it unchanged, so the results are the same bits.
+    const SparseRows<T>* sparse = nullptr;
 };
 
 // Run one pass. Zt is d x Bp (k-major: Zt[k*Bp + b]); only the first `cols.size()` columns are

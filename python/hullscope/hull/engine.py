@@ -34,12 +34,17 @@ def core():
     return _core
 
 
-def point_set(X: np.ndarray, threads: Optional[int] = None):
+def point_set(X: np.ndarray, threads: Optional[int] = None, sparse: Optional[bool] = None):
     """The core's read-only view of a validated (n, d) float64 or float32 C-contiguous X (never copied),
-    statistics computed once."""
+    statistics computed once; ``sparse`` as in :class:`~hullscope.Hull` (None: automatic)."""
     from .._validation import resolve_threads
 
-    return core().PointSet(X, resolve_threads(threads))
+    if sparse is not None and not isinstance(sparse, (bool, np.bool_)):
+        raise TypeError(f"sparse: expected None, True or False, got {type(sparse).__name__}")
+    if sparse and X.shape[1] > 65536:
+        raise ValueError(f"sparse: the CSR copy needs d <= 65536 columns, X has d = {X.shape[1]}")
+    flag = -1 if sparse is None else int(bool(sparse))
+    return core().PointSet(X, resolve_threads(threads), flag)
 
 
 def run(ps: Any, X: np.ndarray, Q: np.ndarray, *, subset: Optional[np.ndarray], exclude: Optional[np.ndarray],

@@ -59,6 +59,14 @@ class Hull:
     threads : int, optional
         OpenMP threads of this hull (None or -1: all cores), as in :class:`~hullscope.LinearRegions`:
         used to precompute row statistics and by every query unless the call gives ``threads=``.
+    sparse : bool, optional
+        Keep a CSR copy of X's non-zero entries (float32 or float64 values as X stores them, 16-bit
+        column indices; :attr:`sparse_bytes` bytes) beside X, and let every pricing pass read it
+        instead of X. The answers are the same bits either way: each product sums the same non-zero
+        terms in the same order. None (default) keeps it where d <= 65,536 and at most 30% of the
+        entries are non-zero (digit pixels on a blank background, rectified features), where it takes
+        at most 45% of a float32 X's bytes. MNIST pixels (19% non-zero): 54 MB beside X's 188 MB, and
+        the passes over X several times faster. False never keeps it; True always does (d <= 65,536).
 
     Examples
     --------
@@ -71,14 +79,29 @@ class Hull:
     (['inside', 'outside'], True)
     """
 
-    def __init__(self, X: Any, *, threads: Optional[int] = None) -> None:
+    def __init__(self, X: Any, *, threads: Optional[int] = None, sparse: Optional[bool] = None) -> None:
         X = as_matrix(X, "X", keep_float32=True)
         check_magnitude(X, "X")
         view = X.view()
         view.flags.writeable = False
         self._X = view
         self.threads = threads  # the default of every call (a call's threads= overrides it)
-        self._ps = engine.point_set(X, threads)
+        self._ps = engine.point_set(X, threads, sparse)
+
+    @property
+    def sparse(self) -> bool:
+        """Whether a CSR copy of X's non-zero entries is kept for the passes (see ``sparse=``)."""
+        return bool(self._ps.sparse)
+
+    @property
+    def sparse_bytes(self) -> int:
+        """Bytes held by the CSR copy of X's non-zero entries (0 where none is kept)."""
+        return int(self._ps.sparse_bytes)
+
+    @property
+    def density(self) -> float:
+        """Fraction of X's entries that are non-zero."""
+        return float(self._ps.density)
 
     @property
     def X(self) -> np.ndarray:
