@@ -336,13 +336,13 @@ __attribute__((always_inline)) inline void kdot4d(const double* a0, const double
 // the order l = 0, 1, ..., t - 1, as in forward_block (the same bits as one solve per lane), and N
 // columns run side by side over one load of each x[4l..4l+4).
 template <int N>
-__attribute__((always_inline)) inline void kfwd4_block(const double* R, Index cap, double* x, const double* g,
-                                                       double kap, Index s) {
+__attribute__((always_inline)) inline void kfwd4_block(const double* const* C, double* x, const double* g, double kap,
+                                                       Index s) {
     const double* c[N];
     v4d a[N];
     const v4d kv = {kap, kap, kap, kap};
     for (int j = 0; j < N; ++j) {
-        c[j] = R + (s + j) * cap;
+        c[j] = C[s + j];
         a[j] = vec4::load4(g + 4 * (s + j)) + kv;
     }
     for (Index l = 0; l < s; ++l) {
@@ -363,12 +363,12 @@ __attribute__((always_inline)) inline void kfwd4_block(const double* R, Index ca
     for (int j = 0; j < N; ++j) __builtin_memcpy(x + 4 * (s + j), &a[j], sizeof(v4d));
 }
 
-__attribute__((always_inline)) inline void kfwd4(const double* R, Index cap, double* x, const double* g, double kap,
+__attribute__((always_inline)) inline void kfwd4(const double* const* C, double* x, const double* g, double kap,
                                                  Index n) {
     Index s = 0;
-    for (; s + 8 <= n; s += 8) kfwd4_block<8>(R, cap, x, g, kap, s);
-    for (; s + 4 <= n; s += 4) kfwd4_block<4>(R, cap, x, g, kap, s);
-    for (; s < n; ++s) kfwd4_block<1>(R, cap, x, g, kap, s);
+    for (; s + 8 <= n; s += 8) kfwd4_block<8>(C, x, g, kap, s);
+    for (; s + 4 <= n; s += 4) kfwd4_block<4>(C, x, g, kap, s);
+    for (; s < n; ++s) kfwd4_block<1>(C, x, g, kap, s);
 }
 
 #define HULLSCOPE_RK_DEFINE(ATTR, SUF)                                                                     \
@@ -399,8 +399,8 @@ __attribute__((always_inline)) inline void kfwd4(const double* R, Index cap, dou
                           const double* b, Index n, double* out) {                                       \
         kdot4d(a0, a1, a2, a3, b, n, out);                                                               \
     }                                                                                                      \
-    ATTR void fwd4_##SUF(const double* R, Index cap, double* x, const double* g, double kap, Index n) {   \
-        kfwd4(R, cap, x, g, kap, n);                                                                     \
+    ATTR void fwd4_##SUF(const double* const* C, double* x, const double* g, double kap, Index n) {     \
+        kfwd4(C, x, g, kap, n);                                                                          \
     }
 
 HULLSCOPE_RK_DEFINE(, generic)
@@ -446,8 +446,8 @@ inline void rk_axpy4(double* x, const double* a0, const double* a1, const double
                      const double* s, Index n) {
     HULLSCOPE_RK_CALL(axpy4d, x, a0, a1, a2, a3, s, n);
 }
-inline void rk_fwd4(const double* R, Index cap, double* x, const double* g, double kap, Index n) {
-    HULLSCOPE_RK_CALL(fwd4, R, cap, x, g, kap, n);
+inline void rk_fwd4(const double* const* C, double* x, const double* g, double kap, Index n) {
+    HULLSCOPE_RK_CALL(fwd4, C, x, g, kap, n);
 }
 inline void rk_dot4d(const double* a0, const double* a1, const double* a2, const double* a3, const double* b, Index n,
                      double* out) {
@@ -455,17 +455,17 @@ inline void rk_dot4d(const double* a0, const double* a1, const double* a2, const
 }
 
 // Forward solve with the corral's factor: x[s] = (x[s] - sum_{l<s} R(l, s) x[l]) / R(s, s) for s in
-// [from, to), x[0..from) already solved; R column-major with leading dimension cap. Each entry's
+// [from, to), x[0..from) already solved; column s of R at C[s]. Each entry's
 // sum runs in order l = 0, 1, ..., s-1, as in the plain loop (so the bits are the same), but eight
 // entries run side by side: their chains are independent up to the block's own triangle, and eight
 // of them keep both adders busy through the one-at-a-time sums (four left half of the adds' latency
 // exposed). Returns sum of x[s]^2 over [from, to), in order.
 template <int N>
-__attribute__((always_inline)) inline void forward_block(const double* R, int cap, double* x, int s) {
+__attribute__((always_inline)) inline void forward_block(const double* const* C, double* x, int s) {
     const double* c[N];
     double a[N];
     for (int j = 0; j < N; ++j) {
-        c[j] = R + static_cast<size_t>(s + j) * cap;
+        c[j] = C[s + j];
         a[j] = x[s + j];
     }
     for (int l = 0; l < s; ++l) {
@@ -479,11 +479,11 @@ __attribute__((always_inline)) inline void forward_block(const double* R, int ca
     for (int j = 0; j < N; ++j) x[s + j] = a[j];
 }
 
-inline double forward_solve(const double* R, int cap, double* x, int from, int to) {
+inline double forward_solve(const double* const* C, double* x, int from, int to) {
     int s = from;
-    for (; s + 8 <= to; s += 8) forward_block<8>(R, cap, x, s);
-    for (; s + 4 <= to; s += 4) forward_block<4>(R, cap, x, s);
-    for (; s < to; ++s) forward_block<1>(R, cap, x, s);
+    for (; s + 8 <= to; s += 8) forward_block<8>(C, x, s);
+    for (; s + 4 <= to; s += 4) forward_block<4>(C, x, s);
+    for (; s < to; ++s) forward_block<1>(C, x, s);
     double rr = 0.0;
     for (int t = from; t < to; ++t) rr += x[t] * x[t];
     return rr;
@@ -504,7 +504,10 @@ struct Query {
 
     std::vector<Index> S;      // corral rows
     std::vector<double> lam;   // their weights
-    std::vector<double> R;     // upper-triangular factor, column-major, capacity cap x cap
+    // The upper-triangular factor: cap x cap doubles in R, column j of the factor at Rc[j] (a column
+    // of R; entries 0..j used). A removal moves column pointers, not the columns' upper rows.
+    std::vector<double> R;
+    std::vector<double*> Rc;
     std::vector<double> u;     // R^{-T} e, kept entry by entry: each is the forward solve's own value
     std::vector<double> gc, gs;  // chol_remove's rotations (scratch)
     int cap = 0, k = 0;
@@ -580,7 +583,7 @@ struct Query {
     double ydot(Index a, Index b) const { return rk_dot_shift(row(a), row(b), q.data(), d); }
     // z . (x_c - q) in a fixed order
     double price(Index c) const { return rk_dot_centred(row(c), q.data(), z.data(), d); }
-    double& Rat(int i, int j) { return R[static_cast<size_t>(j) * cap + i]; }
+    double& Rat(int i, int j) { return Rc[static_cast<size_t>(j)][i]; }
 
     // Without the cache (rows too long for it) a slot only names its row, and the products read the
     // stored rows as before; with every coordinate kept the two give the same bits.
@@ -725,9 +728,11 @@ struct Query {
         int nc = std::max(need, std::max(8, 2 * cap));
         std::vector<double> nr(static_cast<size_t>(nc) * nc, 0.0);
         for (int j = 0; j < k; ++j)
-            for (int i = 0; i <= j; ++i) nr[static_cast<size_t>(j) * nc + i] = R[static_cast<size_t>(j) * cap + i];
+            for (int i = 0; i <= j; ++i) nr[static_cast<size_t>(j) * nc + i] = Rc[static_cast<size_t>(j)][i];
         R.swap(nr);
         cap = nc;
+        Rc.resize(static_cast<size_t>(nc));
+        for (int j = 0; j < nc; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * nc;
     }
 
     // Append the row cached in slot sj to the factor of Y_S^T Y_S + kappa e e^T. False when it is
@@ -738,7 +743,7 @@ struct Query {
         ydots(cs.data(), static_cast<size_t>(k), sj, r.data());
         for (int s = 0; s < k; ++s) r[s] += kappa;
         // forward solve R^T r = g (column s of R holds R(0..s, s))
-        const double rr = forward_solve(R.data(), cap, r.data(), 0, k);
+        const double rr = forward_solve(Rc.data(), r.data(), 0, k);
         const double djj = ydot_s(sj, sj) + kappa;
         const double rho2 = djj - rr;
         if (!(rho2 > kDependentPivot * djj)) return false;
@@ -772,7 +777,7 @@ struct Query {
             for (int g = 0; g < ng; ++g)
                 rk_dot4d(yrow(bb[4 * g]), yrow(bb[4 * g + 1]), yrow(bb[4 * g + 2]), yrow(bb[4 * g + 3]),
                          yrow(cs[static_cast<size_t>(t)]), ld, g4.data() + g * gs4 + static_cast<size_t>(t) * 4);
-        for (int g = 0; g < ng; ++g) rk_fwd4(R.data(), cap, x4.data() + g * gs4, g4.data() + g * gs4, kappa, k0);
+        for (int g = 0; g < ng; ++g) rk_fwd4(Rc.data(), x4.data() + g * gs4, g4.data() + g * gs4, kappa, k0);
         const auto xe = [&](int j, int t) { return x4[(j / 4) * gs4 + 4 * static_cast<size_t>(t) + (j % 4)]; };
         // The block's own rows of the factor, in chol_append's order: entry a of newcomer j continues
         // the forward solve's sum over the corral with the accepted newcomers before it; a dependent
@@ -801,7 +806,7 @@ struct Query {
             ok[j] = true;
         }
         for (int a = 0; a < na; ++a) {
-            double* col = &R[static_cast<size_t>(k0 + a) * cap];
+            double* col = Rc[static_cast<size_t>(k0 + a)];
             for (int t = 0; t < k0; ++t) col[t] = xe(acc[a], t);
             for (int c = 0; c <= a; ++c) col[k0 + c] = r2[c][a];
         }
@@ -842,32 +847,66 @@ struct Query {
         return static_cast<int>(S.size()) == kk;
     }
 
-    // Remove corral position p from the factor (Givens rotations restore triangularity), column by
-    // column: column l moves to l - 1 and takes rotations p..l-1 in order, then yields rotation l.
-    // Every entry sees the rotations of a row-by-row sweep in the same order (the same bits), but
-    // the sweep reads contiguous columns instead of striding across them.
+    // Remove corral position p from the factor (Givens rotations restore triangularity): column l
+    // of the factor becomes what column l + 1 was, its rows p..l+1 taking rotations p..l-1 in order
+    // and then yielding rotation l, the entries of a row-by-row sweep with the same operations in
+    // the same order (the same bits). The columns move by their pointers, so rows above p stay where
+    // they are, and each column is rotated in place. One column's rotations are a chain (each takes
+    // the entry the one before it wrote), so four columns go through them side by side: the chains
+    // overlap instead of each waiting on its multiplies and adds.
     void chol_remove(int p) {
         gc.resize(static_cast<size_t>(k));
         gs.resize(static_cast<size_t>(k));
-        for (int l = p; l + 1 < k; ++l) {
-            double* dst = &R[static_cast<size_t>(l) * cap];
-            const double* src = dst + cap;
-            for (int i = 0; i <= l + 1; ++i) dst[i] = src[i];
-            for (int j = p; j < l; ++j) {
-                const double u = dst[j], v = dst[j + 1];
-                dst[j] = gc[j] * u + gs[j] * v;
-                dst[j + 1] = -gs[j] * u + gc[j] * v;
+        double* const freed = Rc[static_cast<size_t>(p)];
+        for (int l = p; l + 1 < k; ++l) Rc[static_cast<size_t>(l)] = Rc[static_cast<size_t>(l) + 1];
+        constexpr int G = 4;
+        for (int l0 = p; l0 + 1 < k; l0 += G) {
+            const int g = std::min(G, k - 1 - l0);
+            double* col[G];
+            double carry[G];  // the entry the column's next rotation takes first (u)
+            for (int c = 0; c < g; ++c) {
+                col[c] = Rc[static_cast<size_t>(l0 + c)];
+                carry[c] = col[c][p];
             }
-            const double a = dst[l], b = dst[l + 1];
-            const double h = std::hypot(a, b);
-            const double c = h > 0 ? a / h : 1.0, sn = h > 0 ? b / h : 0.0;
-            gc[l] = c;
-            gs[l] = sn;
-            dst[l] = c * a + sn * b;
-            dst[l + 1] = 0.0;
+            // rotations p..l0-1: known to every column of the group
+            int j = p;
+            if (g == G) {
+                for (; j < l0; ++j) {
+                    const double cj = gc[j], sj = gs[j];
+                    for (int c = 0; c < G; ++c) {
+                        const double u = carry[c], v = col[c][j + 1];
+                        col[c][j] = cj * u + sj * v;
+                        carry[c] = -sj * u + cj * v;
+                    }
+                }
+            } else {
+                for (; j < l0; ++j)
+                    for (int c = 0; c < g; ++c) {
+                        const double u = carry[c], v = col[c][j + 1];
+                        col[c][j] = gc[j] * u + gs[j] * v;
+                        carry[c] = -gs[j] * u + gc[j] * v;
+                    }
+            }
+            // then each column in turn: the group's own rotations, and the one it yields
+            for (int c = 0; c < g; ++c) {
+                const int l = l0 + c;
+                for (int jj = l0; jj < l; ++jj) {
+                    const double u = carry[c], v = col[c][jj + 1];
+                    col[c][jj] = gc[jj] * u + gs[jj] * v;
+                    carry[c] = -gs[jj] * u + gc[jj] * v;
+                }
+                const double a = carry[c], b = col[c][l + 1];
+                const double h = std::hypot(a, b);
+                const double cs_ = h > 0 ? a / h : 1.0, sn = h > 0 ? b / h : 0.0;
+                gc[l] = cs_;
+                gs[l] = sn;
+                col[c][l] = cs_ * a + sn * b;
+                col[c][l + 1] = 0.0;
+            }
         }
         --k;
-        for (int i = 0; i < cap; ++i) Rat(i, k) = 0.0;
+        Rc[static_cast<size_t>(k)] = freed;
+        std::fill(freed, freed + cap, 0.0);
         extend_u(p);
     }
 
@@ -876,7 +915,7 @@ struct Query {
     void extend_u(int from) {
         u.resize(static_cast<size_t>(k));
         for (int s = from; s < k; ++s) u[s] = 1.0;
-        forward_solve(R.data(), cap, u.data(), from, k);
+        forward_solve(Rc.data(), u.data(), from, k);
     }
 
     // Affine minimiser of the corral: alpha proportional to M^{-1} e, M = Y^T Y + kappa e e^T,
@@ -889,10 +928,10 @@ struct Query {
         double* a = alpha.data();
         int s = k - 1;
         for (; s >= 3; s -= 4) {
-            const double* c0 = &R[static_cast<size_t>(s) * cap];
-            const double* c1 = c0 - cap;
-            const double* c2 = c1 - cap;
-            const double* c3 = c2 - cap;
+            const double* c0 = Rc[static_cast<size_t>(s)];
+            const double* c1 = Rc[static_cast<size_t>(s - 1)];
+            const double* c2 = Rc[static_cast<size_t>(s - 2)];
+            const double* c3 = Rc[static_cast<size_t>(s - 3)];
             a[s] /= c0[s];
             a[s - 1] -= c0[s - 1] * a[s];
             a[s - 1] /= c1[s - 1];
@@ -907,7 +946,7 @@ struct Query {
             rk_axpy4(a, c0, c1, c2, c3, sv, s - 3);
         }
         for (; s >= 0; --s) {
-            const double* col = &R[static_cast<size_t>(s) * cap];
+            const double* col = Rc[static_cast<size_t>(s)];
             a[s] /= col[s];
             rk_axpy(a, col, a[s], s);
         }
