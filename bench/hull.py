@@ -25,6 +25,11 @@ Cases added for the next order of magnitude (float32 storage, hard queries, full
   combinations of 20 rows, 500 fresh samples): throughput, peak memory above X (target 300 MB),
   certificates verified.
 * ``single``: one query alone against the same query in a batch (MNIST, float32 and float64).
+* ``sparse``: the passes reading the CSR copy of X's non-zero entries (``Hull(X, sparse=True)``,
+  automatic on MNIST pixels) against reading X (``sparse=False``), in one run, alternating: the
+  interior queries of ``--interior-ks`` and ``--sparse-test`` MNIST test images (outside the hull,
+  a few passes each), batched on 2 threads and one query alone; time ratios, bytes, and whether
+  every answer is the same bits.
 
 Usage::
 
@@ -35,6 +40,7 @@ Usage::
     python bench/hull.py --case loo           # all 60,000 MNIST rows, then the CNN features
     python bench/hull.py --case large         # needs ~3 GB of memory
     python bench/hull.py --case single
+    python bench/hull.py --case sparse
 """
 from __future__ import annotations
 
@@ -322,9 +328,52 @@ def case_single(args):
         del h, X
 
 
+def case_sparse(args):
+    """CSR passes against dense passes on MNIST pixels: same bits, time ratio."""
+    X, Xte, _ = mnist_pixels(np.float32)
+    t0 = time.perf_counter()
+    hs = Hull(X, sparse=True)
+    build_sparse = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hd = Hull(X, sparse=False)
+    build_dense = time.perf_counter() - t0
+    emit(case="sparse", metric="build", density=hs.density, sparse_MB=hs.sparse_bytes / 2**20,
+         X_MB=X.nbytes / 2**20, build_sparse_s=build_sparse, build_dense_s=build_dense)
+    rng = np.random.default_rng(0)
+    sets = {f"interior_k{k}": np.stack([rng.dirichlet(np.ones(k)) @ X[rng.choice(len(X), k, replace=False)]
+                                        .astype(np.float64) for _ in range(args.interior_queries)])
+            for k in args.interior_ks}
+    sets["test_images"] = Xte[: args.sparse_test].astype(np.float64)
+    fields = ("distance", "iterations", "passes", "indptr", "indices", "values", "normal")
+    for name, Q in sets.items():
+        for meth in ("contains", "distance"):
+            best = {"sparse": float("inf"), "dense": float("inf")}
+            res = {}
+            for _ in range(args.sparse_repeats):  # alternating, best of each
+                for tag, h in (("sparse", hs), ("dense", hd)):
+                    t0 = time.perf_counter()
+                    res[tag] = getattr(h, meth)(Q, threads=2)
+                    best[tag] = min(best[tag], time.perf_counter() - t0)
+            alone = {}
+            for tag, h in (("sparse", hs), ("dense", hd)):
+                t0 = time.perf_counter()
+                one = getattr(h, meth)(Q[0], threads=2)
+                alone[tag] = time.perf_counter() - t0
+                same_one = all(np.asarray(getattr(one, f)).tobytes() == np.asarray(getattr(res["dense"], f))[:1].tobytes()
+                               for f in ("distance", "iterations", "passes") if hasattr(one, f))
+            same = all(np.asarray(getattr(res["sparse"], f)).tobytes() == np.asarray(getattr(res["dense"], f)).tobytes()
+                       for f in fields if hasattr(res["sparse"], f))
+            emit(case="sparse", queries=name, method=meth, n_queries=len(Q),
+                 sparse_s_per_query=best["sparse"] / len(Q), dense_s_per_query=best["dense"] / len(Q),
+                 dense_over_sparse=best["dense"] / best["sparse"], alone_sparse_s=alone["sparse"],
+                 alone_dense_s=alone["dense"], alone_dense_over_sparse=alone["dense"] / alone["sparse"],
+                 passes_median=float(np.median(res["sparse"].passes)), same_bits=bool(same and same_one),
+                 verified=bool(res["sparse"].verify()))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--case", choices=["gaussian", "mnist", "all", "interior", "loo", "large", "single"],
+    ap.add_argument("--case", choices=["gaussian", "mnist", "all", "interior", "loo", "large", "single", "sparse"],
                     default="all", help="all = gaussian + mnist (the other cases run on their own)")
     ap.add_argument("--interior-queries", type=int, default=8, help="queries per k for --case interior")
     ap.add_argument("--highs-interior", type=int, default=1, help="HiGHS queries per k (minutes each)")
@@ -342,9 +391,12 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-queries", type=int, default=100)
     ap.add_argument("--highs-mnist", type=int, default=2, help="HiGHS queries for MNIST (minutes each)")
     ap.add_argument("--highs-time-limit", type=float, default=900.0)
+    ap.add_argument("--sparse-test", type=int, default=64, help="MNIST test images for --case sparse")
+    ap.add_argument("--sparse-repeats", type=int, default=3, help="alternating repeats for --case sparse")
     args = ap.parse_args(argv)
     emit(metric="build", **build_info())
-    extra = {"interior": case_interior, "loo": case_loo, "large": case_large, "single": case_single}
+    extra = {"interior": case_interior, "loo": case_loo, "large": case_large, "single": case_single,
+             "sparse": case_sparse}
     if args.case in extra:
         extra[args.case](args)
         return 0

@@ -327,55 +327,72 @@ __attribute__((always_inline)) inline void sparse_panel_body(const SparseRows<T>
 }
 #undef HULLSCOPE_SP_STEP
 
-// One column (z_k at Zt[k * Bp]): the matrix-vector kernel's sums, 8 rows in flight.
-template <class T>
-__attribute__((always_inline)) inline void sparse_vec_body(const SparseRows<T>& sp, const Index* ids, int nr,
-                                                           const double* Zt, int Bp, double* Tout) {
-    auto zero = [&](int r) { Tout[r] = 0.0; };
-    constexpr int L = 8;
+// L rows in flight against one column z (V = double, contiguous): store(r, sum over row r's entries
+// of x * z[k]). A column read at a stride of Bp would put each z_k on its own cache line.
+template <class T, class V, int L, class Store>
+__attribute__((always_inline)) inline void sparse_rows_body(const SparseRows<T>& sp, const Index* ids, int nr,
+                                                            const V* Z, Store store) {
     SparseLanes<T> ln[L];
-    double acc[L];
+    V acc[L];
     int next = 0, live = 0;
+    const auto zero = [&](int r) { store(r, V{}); };
+#pragma GCC unroll 8
     for (int l = 0; l < L; ++l) {
-        acc[l] = 0.0;
+        acc[l] = V{};
         live += sparse_take(sp, ids, nr, next, ln[l], zero);
     }
     while (live == L) {
         Index s = ln[0].cnt;
+#pragma GCC unroll 8
         for (int l = 1; l < L; ++l) s = std::min(s, ln[l].cnt);
-        for (Index t = 0; t < s; ++t)
-            for (int l = 0; l < L; ++l) acc[l] += static_cast<double>(ln[l].v[t]) * Zt[static_cast<Index>(ln[l].p[t]) * Bp];
+        const std::uint16_t* p[L];
+        const T* v[L];
+        V a[L];
+#pragma GCC unroll 8
         for (int l = 0; l < L; ++l) {
+            p[l] = ln[l].p;
+            v[l] = ln[l].v;
+            a[l] = acc[l];
+        }
+        for (Index t = 0; t < s; ++t) {
+#pragma GCC unroll 8
+            for (int l = 0; l < L; ++l) a[l] += static_cast<double>(v[l][t]) * Z[p[l][t]];
+        }
+#pragma GCC unroll 8
+        for (int l = 0; l < L; ++l) {
+            acc[l] = a[l];
             ln[l].p += s;
             ln[l].v += s;
             ln[l].cnt -= s;
             if (ln[l].cnt == 0) {
-                Tout[ln[l].row] = acc[l];
-                acc[l] = 0.0;
+                store(ln[l].row, acc[l]);
+                acc[l] = V{};
                 if (!sparse_take(sp, ids, nr, next, ln[l], zero)) --live;
             }
         }
     }
+    // the block's last rows, one at a time
     for (int l = 0; l < L; ++l) {
         if (ln[l].row < 0) continue;
-        double a = acc[l];
-        for (Index t = 0; t < ln[l].cnt; ++t) a += static_cast<double>(ln[l].v[t]) * Zt[static_cast<Index>(ln[l].p[t]) * Bp];
-        Tout[ln[l].row] = a;
+        V a = acc[l];
+        for (Index t = 0; t < ln[l].cnt; ++t) a += static_cast<double>(ln[l].v[t]) * Z[ln[l].p[t]];
+        store(ln[l].row, a);
     }
+}
+
+// One column (z contiguous): the matrix-vector kernel's sums, 8 rows in flight.
+template <class T>
+__attribute__((always_inline)) inline void sparse_vec_body(const SparseRows<T>& sp, const Index* ids, int nr,
+                                                           const double* z, double* Tout) {
+    sparse_rows_body<T, double, 8>(sp, ids, nr, z, [&](int r, double a) { Tout[r] = a; });
 }
 
 template <class T>
 using SparsePanelFn = void (*)(const SparseRows<T>&, const Index*, int, const double*, int, double*);
-template <class T>
-using SparseVecFn = void (*)(const SparseRows<T>&, const Index*, int, const double*, int, double*);
 
 template <class T>
 void sparse_panel_generic(const SparseRows<T>& sp, const Index* ids, int nr, const double* Zp, int ld, double* Tout) {
     sparse_panel_body<T>(sp, ids, nr, Zp, ld, Tout);
-}
-template <class T>
-void sparse_vec_generic(const SparseRows<T>& sp, const Index* ids, int nr, const double* Zt, int Bp, double* Tout) {
-    sparse_vec_body<T>(sp, ids, nr, Zt, Bp, Tout);
 }
 #ifdef HULLSCOPE_X86_DISPATCH
 template <class T>
@@ -383,10 +400,19 @@ __attribute__((target("avx2,fma"))) void sparse_panel_avx2(const SparseRows<T>& 
                                                            const double* Zp, int ld, double* Tout) {
     sparse_panel_body<T>(sp, ids, nr, Zp, ld, Tout);
 }
+#endif
+
+template <class T>
+using SparseVecFn = void (*)(const SparseRows<T>&, const Index*, int, const double*, double*);
+template <class T>
+void sparse_vec_generic(const SparseRows<T>& sp, const Index* ids, int nr, const double* z, double* Tout) {
+    sparse_vec_body<T>(sp, ids, nr, z, Tout);
+}
+#ifdef HULLSCOPE_X86_DISPATCH
 template <class T>
 __attribute__((target("avx2,fma"))) void sparse_vec_avx2(const SparseRows<T>& sp, const Index* ids, int nr,
-                                                         const double* Zt, int Bp, double* Tout) {
-    sparse_vec_body<T>(sp, ids, nr, Zt, Bp, Tout);
+                                                         const double* z, double* Tout) {
+    sparse_vec_body<T>(sp, ids, nr, z, Tout);
 }
 #endif
 
@@ -513,6 +539,12 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
     // Element indices are kept as int (d below 2^31 always holds for data that fits in memory).
     const bool index_ok = d < (Index(1) << 31);
 
+    // A single column for the sparse kernel, contiguous.
+    std::vector<double> z1;
+    if (sp && single) {
+        z1.resize(static_cast<size_t>(d));
+        for (Index k = 0; k < d; ++k) z1[k] = Zt[k * Bp];
+    }
     // Z in 8-column panels, each k-major (Zp[panel][k][c]), shared read-only by the threads.
     std::vector<double> Zp;
     if (!single) {
@@ -568,7 +600,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
             }
             if (sp) {
                 if (single)
-                    sp_vec(*sp, ids.data(), nr, Zt, Bp, tileout.data());
+                    sp_vec(*sp, ids.data(), nr, z1.data(), tileout.data());
                 else
                     for (int c0 = 0; c0 < Bp; c0 += 8)
                         sp_panel(*sp, ids.data(), nr, Zp.data() + static_cast<size_t>(c0) * d, kRowBlock,
