@@ -726,13 +726,16 @@ struct Query {
     void ensure_cap(int need) {
         if (need <= cap) return;
         int nc = std::max(need, std::max(8, 2 * cap));
-        std::vector<double> nr(static_cast<size_t>(nc) * nc, 0.0);
+        // Columns nc + 8 doubles apart: at a power-of-two stride, the columns that the solves and
+        // the removals read side by side would share cache sets and alias in the load-store unit.
+        const size_t ldc = static_cast<size_t>(nc) + 8;
+        std::vector<double> nr(ldc * nc, 0.0);
         for (int j = 0; j < k; ++j)
-            for (int i = 0; i <= j; ++i) nr[static_cast<size_t>(j) * nc + i] = Rc[static_cast<size_t>(j)][i];
+            for (int i = 0; i <= j; ++i) nr[static_cast<size_t>(j) * ldc + i] = Rc[static_cast<size_t>(j)][i];
         R.swap(nr);
         cap = nc;
         Rc.resize(static_cast<size_t>(nc));
-        for (int j = 0; j < nc; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * nc;
+        for (int j = 0; j < nc; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * ldc;
     }
 
     // Append the row cached in slot sj to the factor of Y_S^T Y_S + kappa e e^T. False when it is
