@@ -84,21 +84,13 @@ PointSet::PointSet(const float* X, Index n, Index d, int threads, int sparse) : 
     init(X, threads, sparse);
 }
 
+// The CSR copy from the rows' non-zero counts (cnt[i + 1] for row i, cnt[0] = 0; taken over).
 template <class T>
-void PointSet::build_sparse(const T* X, int threads, std::vector<T>& val) {
+void PointSet::build_sparse(const T* X, int threads, std::vector<Index>&& cnt, std::vector<T>& val) {
     const Index n = n_, d = d_;
     const int nt = resolve_threads(threads);
     (void)nt;
-    sp_ptr_.assign(static_cast<size_t>(n) + 1, 0);
-#ifdef HULLSCOPE_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (Index i = 0; i < n; ++i) {
-        const T* x = X + i * d;
-        Index c = 0;
-        for (Index k = 0; k < d; ++k) c += x[k] != T(0);
-        sp_ptr_[static_cast<size_t>(i) + 1] = c;
-    }
+    sp_ptr_ = std::move(cnt);
     for (Index i = 0; i < n; ++i) sp_ptr_[static_cast<size_t>(i) + 1] += sp_ptr_[static_cast<size_t>(i)];
     const Index nnz = sp_ptr_[static_cast<size_t>(n)];
     sp_idx_.resize(static_cast<size_t>(nnz));
@@ -133,10 +125,8 @@ void PointSet::init(const T* X, int threads, int sparse) {
     hi_.assign(static_cast<size_t>(d), -kInf);
     centroid_.assign(static_cast<size_t>(d), 0.0);
     // Serial, fixed-order sums: the statistics are the same for every thread count.
-    Index nnz = 0;
     for (Index i = 0; i < n; ++i) {
         const T* x = X + i * d;
-        for (Index k = 0; k < d; ++k) nnz += x[k] != T(0);
         for (Index k = 0; k < d; ++k) {
             const double v = static_cast<double>(x[k]) - origin_[k];
             centroid_[k] += v;
@@ -146,6 +136,7 @@ void PointSet::init(const T* X, int threads, int sparse) {
     }
     for (Index k = 0; k < d; ++k) centroid_[k] /= static_cast<double>(n);
     double mx = 0.0;
+    std::vector<Index> cnt(static_cast<size_t>(n) + 1, 0);  // non-zeros of row i at cnt[i + 1]
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(max : mx)
 #endif
@@ -154,17 +145,22 @@ void PointSet::init(const T* X, int threads, int sparse) {
         norm2_[i] = dot_shifted(x, x, origin_.data(), d);
         xc_[i] = centred_dot(x, origin_.data(), centroid_.data(), d);
         mx = std::max(mx, norm2_[i]);
+        Index c = 0;
+        for (Index k = 0; k < d; ++k) c += x[k] != T(0);
+        cnt[static_cast<size_t>(i) + 1] = c;
     }
     (void)nt;
     max_norm_ = std::sqrt(mx);
+    Index nnz = 0;
+    for (Index i = 1; i <= n; ++i) nnz += cnt[static_cast<size_t>(i)];
     density_ = static_cast<double>(nnz) / (static_cast<double>(n) * static_cast<double>(d));
     const bool fits = d <= 65536;  // column indices are 16-bit
     if (sparse == 1 && !fits) throw std::invalid_argument("sparse: a CSR copy needs d <= 65536");
     if (sparse == 1 || (sparse == -1 && fits && density_ <= kSparseDensity)) {
         if constexpr (std::is_same<T, float>::value)
-            build_sparse(X, threads, sp_valf_);
+            build_sparse(X, threads, std::move(cnt), sp_valf_);
         else
-            build_sparse(X, threads, sp_vald_);
+            build_sparse(X, threads, std::move(cnt), sp_vald_);
     }
 }
 
@@ -900,10 +896,10 @@ struct Query {
                 }
                 const double a = carry[c], b = col[c][l + 1];
                 const double h = std::hypot(a, b);
-                const double cs_ = h > 0 ? a / h : 1.0, sn = h > 0 ? b / h : 0.0;
-                gc[l] = cs_;
+                const double co = h > 0 ? a / h : 1.0, sn = h > 0 ? b / h : 0.0;
+                gc[l] = co;
                 gs[l] = sn;
-                col[c][l] = cs_ * a + sn * b;
+                col[c][l] = co * a + sn * b;
                 col[c][l + 1] = 0.0;
             }
         }

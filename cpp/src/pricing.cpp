@@ -1,11 +1,12 @@
 // hullscope core: the blocked pricing pass (see pricing.hpp).
 //
-// Both micro-kernels (the packed 6/4/2-row x 8-column kernel of a pass with several columns, the
-// 8-row matrix-vector kernel of a pass with one) compute X_rows * Z as plain sequential sums over k,
-// one accumulator per output element. Every output element is therefore the same function of
-// (x_i, z_b) whichever kernel computes it and wherever the row and the column sit in a tile, which
-// is what makes a query's result independent of the other queries in flight, of the chunking and of
-// the thread count. An AVX2+FMA build of each kernel is selected at run time where the CPU has it;
+// Every micro-kernel (the packed 6/4/2-row x 8-column kernel of a pass with several columns, the
+// 8-row matrix-vector kernel of a pass with one, and their sparse counterparts over a CSR copy of
+// X's non-zero entries) computes X_rows * Z as plain sequential sums over k, one accumulator per
+// output element; the sparse ones skip the zero terms, which change no sum. Every output element
+// is therefore the same function of (x_i, z_b) whichever kernel computes it and wherever the row
+// and the column sit in a tile, which is what makes a query's result independent of the other
+// queries in flight, of the chunking and of the thread count. An AVX2+FMA build of each kernel is selected at run time where the CPU has it;
 // the generic build is plain C++.
 #include "hullscope/pricing.hpp"
 #include "hullscope/vec4.hpp"

@@ -71,7 +71,7 @@ class PointSet {
     template <class T>
     void init(const T* X, int threads, int sparse);
     template <class T>
-    void build_sparse(const T* X, int threads, std::vector<T>& val);
+    void build_sparse(const T* X, int threads, std::vector<Index>&& cnt, std::vector<T>& val);
     const double* X_ = nullptr;
     const float* Xf_ = nullptr;
     Index n_, d_;
