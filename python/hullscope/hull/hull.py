@@ -67,7 +67,8 @@ class Hull:
         entries are non-zero (digit pixels on a blank background, rectified features), where it takes
         at most 45% of a float32 X's bytes. MNIST pixels (19% non-zero): 54 MB beside X's 188 MB; a
         pass then reads 29% of the bytes (``bench/hull.py --case sparse``: 1.0-1.3x faster queries
-        on MNIST). False never keeps it; True always does (d <= 65,536).
+        on MNIST). False never keeps it; True always does (d <= 65,536). Dask workers (``client=``)
+        choose for themselves, as with None.
 
     Examples
     --------
