@@ -6,8 +6,8 @@
 // output element; the sparse ones skip the zero terms, which change no sum. Every output element
 // is therefore the same function of (x_i, z_b) whichever kernel computes it and wherever the row
 // and the column sit in a tile, which is what makes a query's result independent of the other
-// queries in flight, of the chunking and of the thread count. An AVX2+FMA build of each kernel is selected at run time where the CPU has it;
-// the generic build is plain C++.
+// queries in flight, of the chunking and of the thread count. An AVX2+FMA build of each kernel is
+// selected at run time where the CPU has it; the generic build is plain C++.
 #include "hullscope/pricing.hpp"
 #include "hullscope/vec4.hpp"
 
@@ -221,20 +221,6 @@ __attribute__((target("avx2,fma"))) inline Index nonzero_union_avx2(const double
 // dense kernel's sum without its zero terms, which change nothing: the same bits. One row's sum is a
 // chain of dependent multiply-adds, so L rows run side by side, one per lane; a lane that finishes
 // its row takes the block's next. Empty rows give +0, as the dense sums do.
-//
-// The 8-column panel (Zp k-major: Zp[k*8 + c]): per entry one index, one value and the panel's two
-// vectors, two multiply-adds; 4 rows in flight keep 8 chains going.
-#define HULLSCOPE_SP_STEP(L)                                                    \
-    {                                                                           \
-        const Index k##L = p##L[t];                                             \
-        const double b##L = static_cast<double>(v##L[t]);                       \
-        v4d z0##L, z1##L;                                                       \
-        __builtin_memcpy(&z0##L, Zp + k##L * 8, sizeof(v4d));                   \
-        __builtin_memcpy(&z1##L, Zp + k##L * 8 + 4, sizeof(v4d));               \
-        a0##L += b##L * z0##L;                                                  \
-        a1##L += b##L * z1##L;                                                  \
-    }
-
 template <class T>
 struct SparseLanes {
     // the lane's row: position in the block, next entry, entries left
@@ -265,71 +251,8 @@ __attribute__((always_inline)) inline bool sparse_take(const SparseRows<T>& sp, 
     return false;
 }
 
-template <class T>
-__attribute__((always_inline)) inline void sparse_panel_body(const SparseRows<T>& sp, const Index* ids, int nr,
-                                                             const double* Zp, int ld, double* Tout) {
-    auto zero = [&](int r) {
-        for (int c = 0; c < 8; ++c) Tout[c * ld + r] = 0.0;
-    };
-    auto store = [&](int r, v4d a0, v4d a1) {
-        for (int c = 0; c < 4; ++c) {
-            Tout[c * ld + r] = a0[c];
-            Tout[(c + 4) * ld + r] = a1[c];
-        }
-    };
-    SparseLanes<T> ln[4];
-    int next = 0;
-    v4d acc[4][2];
-    int live = 0;
-    for (int l = 0; l < 4; ++l) {
-        acc[l][0] = acc[l][1] = v4d{0, 0, 0, 0};
-        live += sparse_take(sp, ids, nr, next, ln[l], zero);
-    }
-    while (live == 4) {
-        Index s = std::min(std::min(ln[0].cnt, ln[1].cnt), std::min(ln[2].cnt, ln[3].cnt));
-        const std::uint16_t *p0 = ln[0].p, *p1 = ln[1].p, *p2 = ln[2].p, *p3 = ln[3].p;
-        const T *v0 = ln[0].v, *v1 = ln[1].v, *v2 = ln[2].v, *v3 = ln[3].v;
-        v4d a00 = acc[0][0], a10 = acc[0][1], a01 = acc[1][0], a11 = acc[1][1];
-        v4d a02 = acc[2][0], a12 = acc[2][1], a03 = acc[3][0], a13 = acc[3][1];
-        for (Index t = 0; t < s; ++t) {
-            HULLSCOPE_SP_STEP(0)
-            HULLSCOPE_SP_STEP(1)
-            HULLSCOPE_SP_STEP(2)
-            HULLSCOPE_SP_STEP(3)
-        }
-        acc[0][0] = a00, acc[0][1] = a10, acc[1][0] = a01, acc[1][1] = a11;
-        acc[2][0] = a02, acc[2][1] = a12, acc[3][0] = a03, acc[3][1] = a13;
-        for (int l = 0; l < 4; ++l) {
-            ln[l].p += s;
-            ln[l].v += s;
-            ln[l].cnt -= s;
-            if (ln[l].cnt == 0) {
-                store(ln[l].row, acc[l][0], acc[l][1]);
-                acc[l][0] = acc[l][1] = v4d{0, 0, 0, 0};
-                if (!sparse_take(sp, ids, nr, next, ln[l], zero)) --live;
-            }
-        }
-    }
-    // the block's last rows, one at a time
-    for (int l = 0; l < 4; ++l) {
-        if (ln[l].row < 0) continue;
-        v4d a0 = acc[l][0], a1 = acc[l][1];
-        for (Index t = 0; t < ln[l].cnt; ++t) {
-            const Index k = ln[l].p[t];
-            const double b = static_cast<double>(ln[l].v[t]);
-            v4d z0, z1;
-            __builtin_memcpy(&z0, Zp + k * 8, sizeof(v4d));
-            __builtin_memcpy(&z1, Zp + k * 8 + 4, sizeof(v4d));
-            a0 += b * z0;
-            a1 += b * z1;
-        }
-        store(ln[l].row, a0, a1);
-    }
-}
-#undef HULLSCOPE_SP_STEP
-
-// L rows in flight against one column z (V = double, contiguous): store(r, sum over row r's entries
-// of x * z[k]). A column read at a stride of Bp would put each z_k on its own cache line.
+// L rows in flight against Z held k-major as one V per element k: store(r, sum over row r's entries
+// of x * Z[k]). V is an 8-column panel row (V8) or a single column's z_k (double).
 template <class T, class V, int L, class Store>
 __attribute__((always_inline)) inline void sparse_rows_body(const SparseRows<T>& sp, const Index* ids, int nr,
                                                             const V* Z, Store store) {
@@ -381,7 +304,34 @@ __attribute__((always_inline)) inline void sparse_rows_body(const SparseRows<T>&
     }
 }
 
-// One column (z contiguous): the matrix-vector kernel's sums, 8 rows in flight.
+// An 8-column panel row of Z (Zp[k*8 + c], c < 8) as two vectors, with the dense kernel's
+// operation on each: acc += x * z.
+typedef double v4du __attribute__((vector_size(32), aligned(8)));  // Zp's rows are 8-byte aligned
+struct V8 {
+    v4du lo, hi;
+};
+__attribute__((always_inline)) inline V8& operator+=(V8& a, const V8& b) {
+    a.lo += b.lo;
+    a.hi += b.hi;
+    return a;
+}
+__attribute__((always_inline)) inline V8 operator*(double x, const V8& z) { return V8{x * z.lo, x * z.hi}; }
+
+// The 8-column panel: per entry one index, one value and the panel's two vectors, two multiply-adds;
+// 4 rows in flight keep 8 chains going.
+template <class T>
+__attribute__((always_inline)) inline void sparse_panel_body(const SparseRows<T>& sp, const Index* ids, int nr,
+                                                             const double* Zp, int ld, double* Tout) {
+    sparse_rows_body<T, V8, 4>(sp, ids, nr, reinterpret_cast<const V8*>(Zp), [&](int r, const V8& a) {
+        for (int c = 0; c < 4; ++c) {
+            Tout[c * ld + r] = a.lo[c];
+            Tout[(c + 4) * ld + r] = a.hi[c];
+        }
+    });
+}
+
+// One column (z contiguous: read at a stride of Bp, each z_k would sit on its own cache line): the
+// matrix-vector kernel's sums, 8 rows in flight.
 template <class T>
 __attribute__((always_inline)) inline void sparse_vec_body(const SparseRows<T>& sp, const Index* ids, int nr,
                                                            const double* z, double* Tout) {
