@@ -84,30 +84,16 @@ PointSet::PointSet(const float* X, Index n, Index d, int threads, int sparse) : 
     init(X, threads, sparse);
 }
 
-// The CSR copy from the rows' non-zero counts (cnt[i + 1] for row i, cnt[0] = 0; taken over).
+// The CSR copy's offsets from the rows' non-zero counts (cnt[i + 1] for row i, cnt[0] = 0; taken
+// over), and room for its entries; fill_sparse_row writes row i's.
 template <class T>
-void PointSet::build_sparse(const T* X, int threads, std::vector<Index>&& cnt, std::vector<T>& val) {
-    const Index n = n_, d = d_;
-    const int nt = resolve_threads(threads);
-    (void)nt;
+void PointSet::alloc_sparse(std::vector<Index>&& cnt, UninitVector<T>& val) {
+    const Index n = n_;
     sp_ptr_ = std::move(cnt);
     for (Index i = 0; i < n; ++i) sp_ptr_[static_cast<size_t>(i) + 1] += sp_ptr_[static_cast<size_t>(i)];
     const Index nnz = sp_ptr_[static_cast<size_t>(n)];
     sp_idx_.resize(static_cast<size_t>(nnz));
     val.resize(static_cast<size_t>(nnz));
-#ifdef HULLSCOPE_HAVE_OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static)
-#endif
-    for (Index i = 0; i < n; ++i) {
-        const T* x = X + i * d;
-        Index t = sp_ptr_[static_cast<size_t>(i)];
-        for (Index k = 0; k < d; ++k)
-            if (x[k] != T(0)) {
-                sp_idx_[static_cast<size_t>(t)] = static_cast<std::uint16_t>(k);
-                val[static_cast<size_t>(t)] = x[k];
-                ++t;
-            }
-    }
 }
 
 template <class T>
@@ -115,6 +101,7 @@ void PointSet::init(const T* X, int threads, int sparse) {
     const Index n = n_, d = d_;
     if (n <= 0 || d <= 0) throw std::invalid_argument("X: expected a non-empty (n, d) matrix");
     const int nt = resolve_threads(threads);
+    (void)nt;
     // Every statistic is taken of the rows centred on the first row, x'_i = fl(x_i - x_0): the
     // differences are exact (Sterbenz) wherever the data sit far from the origin relative to their
     // spread, so no product below ever cancels against a large offset.
@@ -124,19 +111,61 @@ void PointSet::init(const T* X, int threads, int sparse) {
     lo_.assign(static_cast<size_t>(d), kInf);
     hi_.assign(static_cast<size_t>(d), -kInf);
     centroid_.assign(static_cast<size_t>(d), 0.0);
-    // Serial, fixed-order sums: the statistics are the same for every thread count.
-    for (Index i = 0; i < n; ++i) {
-        const T* x = X + i * d;
-        for (Index k = 0; k < d; ++k) {
-            const double v = static_cast<double>(x[k]) - origin_[k];
-            centroid_[k] += v;
-            lo_[k] = std::min(lo_[k], v);
-            hi_[k] = std::max(hi_[k], v);
+    // First sweep: the centroid, the bounding box and each row's non-zero count. The threads split
+    // the coordinates, not the rows, so each coordinate's sum still takes the rows in order (the same
+    // bits for every thread count); each keeps its own sums, so no two write the same cache line.
+    const int parts = static_cast<int>(std::min<Index>(nt, d));
+    std::vector<Index> pcnt(static_cast<size_t>(parts) * static_cast<size_t>(n));
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(parts) schedule(static, 1)
+#endif
+    for (int part = 0; part < parts; ++part) {
+        const Index k0 = d * part / parts, k1 = d * (part + 1) / parts, w = k1 - k0;
+        std::vector<double> cen(static_cast<size_t>(w), 0.0), lo(static_cast<size_t>(w), kInf),
+            hi(static_cast<size_t>(w), -kInf);
+        const double* o = origin_.data() + k0;
+        Index* pc = pcnt.data() + static_cast<size_t>(part) * static_cast<size_t>(n);
+        for (Index i = 0; i < n; ++i) {
+            const T* x = X + i * d + k0;
+            Index c = 0;
+            for (Index k = 0; k < w; ++k) {
+                const double v = static_cast<double>(x[k]) - o[k];
+                cen[k] += v;
+                lo[k] = std::min(lo[k], v);
+                hi[k] = std::max(hi[k], v);
+                c += x[k] != T(0);
+            }
+            pc[i] = c;
         }
+        std::copy(cen.begin(), cen.end(), centroid_.begin() + k0);
+        std::copy(lo.begin(), lo.end(), lo_.begin() + k0);
+        std::copy(hi.begin(), hi.end(), hi_.begin() + k0);
     }
     for (Index k = 0; k < d; ++k) centroid_[k] /= static_cast<double>(n);
-    double mx = 0.0;
     std::vector<Index> cnt(static_cast<size_t>(n) + 1, 0);  // non-zeros of row i at cnt[i + 1]
+    Index nnz = 0;
+    for (Index i = 0; i < n; ++i) {
+        Index c = 0;
+        for (int part = 0; part < parts; ++part) c += pcnt[static_cast<size_t>(part) * static_cast<size_t>(n) + i];
+        cnt[static_cast<size_t>(i) + 1] = c;
+        nnz += c;
+    }
+    std::vector<Index>().swap(pcnt);
+    density_ = static_cast<double>(nnz) / (static_cast<double>(n) * static_cast<double>(d));
+    const bool fits = d <= 65536;  // column indices are 16-bit
+    if (sparse == 1 && !fits) throw std::invalid_argument("sparse: a CSR copy needs d <= 65536");
+    T* val = nullptr;
+    if (sparse == 1 || (sparse == -1 && fits && density_ <= kSparseDensity)) {
+        if constexpr (std::is_same<T, float>::value) {
+            alloc_sparse(std::move(cnt), sp_valf_);
+            val = sp_valf_.data();
+        } else {
+            alloc_sparse(std::move(cnt), sp_vald_);
+            val = sp_vald_.data();
+        }
+    }
+    // Second sweep: the norms, the products with the centroid and the CSR copy's entries, row by row.
+    double mx = 0.0;
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(max : mx)
 #endif
@@ -145,23 +174,17 @@ void PointSet::init(const T* X, int threads, int sparse) {
         norm2_[i] = dot_shifted(x, x, origin_.data(), d);
         xc_[i] = centred_dot(x, origin_.data(), centroid_.data(), d);
         mx = std::max(mx, norm2_[i]);
-        Index c = 0;
-        for (Index k = 0; k < d; ++k) c += x[k] != T(0);
-        cnt[static_cast<size_t>(i) + 1] = c;
+        if (val) {
+            Index t = sp_ptr_[static_cast<size_t>(i)];
+            for (Index k = 0; k < d; ++k)
+                if (x[k] != T(0)) {
+                    sp_idx_[static_cast<size_t>(t)] = static_cast<std::uint16_t>(k);
+                    val[static_cast<size_t>(t)] = x[k];
+                    ++t;
+                }
+        }
     }
-    (void)nt;
     max_norm_ = std::sqrt(mx);
-    Index nnz = 0;
-    for (Index i = 1; i <= n; ++i) nnz += cnt[static_cast<size_t>(i)];
-    density_ = static_cast<double>(nnz) / (static_cast<double>(n) * static_cast<double>(d));
-    const bool fits = d <= 65536;  // column indices are 16-bit
-    if (sparse == 1 && !fits) throw std::invalid_argument("sparse: a CSR copy needs d <= 65536");
-    if (sparse == 1 || (sparse == -1 && fits && density_ <= kSparseDensity)) {
-        if constexpr (std::is_same<T, float>::value)
-            build_sparse(X, threads, std::move(cnt), sp_valf_);
-        else
-            build_sparse(X, threads, std::move(cnt), sp_vald_);
-    }
 }
 
 namespace {

@@ -26,6 +26,29 @@
 
 namespace hullscope {
 
+// An allocator that leaves new elements uninitialised: for buffers that are written in full right
+// after they are sized (the CSR copy), so their pages are not first zeroed and then written again.
+template <class T>
+struct UninitAllocator : std::allocator<T> {
+    template <class U>
+    struct rebind {
+        using other = UninitAllocator<U>;
+    };
+    UninitAllocator() = default;
+    template <class U>
+    UninitAllocator(const UninitAllocator<U>&) noexcept {}
+    template <class U>
+    void construct(U* p) noexcept {
+        ::new (static_cast<void*>(p)) U;
+    }
+    template <class U, class... Args>
+    void construct(U* p, Args&&... args) {
+        ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+};
+template <class T>
+using UninitVector = std::vector<T, UninitAllocator<T>>;
+
 // A read-only n x d point set (row-major) with its per-row statistics, computed once. The rows are
 // stored as the caller gave them, float64 or float32 (never copied); every product and statistic is
 // taken in double after widening each element, so a float32 X gives answers exact for its values.
@@ -71,7 +94,7 @@ class PointSet {
     template <class T>
     void init(const T* X, int threads, int sparse);
     template <class T>
-    void build_sparse(const T* X, int threads, std::vector<Index>&& cnt, std::vector<T>& val);
+    void alloc_sparse(std::vector<Index>&& cnt, UninitVector<T>& val);
     const double* X_ = nullptr;
     const float* Xf_ = nullptr;
     Index n_, d_;
@@ -80,9 +103,9 @@ class PointSet {
     std::vector<double> origin_, lo_, hi_, centroid_, xc_;
     double density_ = 1.0;
     std::vector<Index> sp_ptr_;
-    std::vector<std::uint16_t> sp_idx_;
-    std::vector<float> sp_valf_;
-    std::vector<double> sp_vald_;
+    UninitVector<std::uint16_t> sp_idx_;
+    UninitVector<float> sp_valf_;
+    UninitVector<double> sp_vald_;
 };
 
 template <>
