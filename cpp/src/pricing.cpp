@@ -497,9 +497,14 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
         for (Index k = 0; k < d; ++k) z1[k] = Zt[k * Bp];
     }
     // Z in 8-column panels, each k-major (Zp[panel][k][c]), shared read-only by the threads.
-    std::vector<double> Zp;
+    // Each k's 8 values fill one 64-byte cache line: the panel starts on a line boundary, so neither
+    // of a row's two 4-wide loads splits across lines (a split load costs an extra access per entry).
+    std::vector<double> Zbuf;
+    double* Zp = nullptr;
     if (!single) {
-        Zp.resize(static_cast<size_t>(d) * Bp);
+        Zbuf.resize(static_cast<size_t>(d) * Bp + 8);
+        const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(Zbuf.data());
+        Zp = Zbuf.data() + ((64 - a % 64) % 64) / sizeof(double);
         for (int c0 = 0; c0 < Bp; c0 += 8)
             for (Index k = 0; k < d; ++k)
                 for (int c = 0; c < 8; ++c) Zp[static_cast<size_t>(c0) * d + k * 8 + c] = Zt[k * Bp + c0 + c];
@@ -554,7 +559,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                     sp_vec(*sp, ids.data(), nr, z1.data(), tileout.data());
                 else
                     for (int c0 = 0; c0 < Bp; c0 += 8)
-                        sp_panel(*sp, ids.data(), nr, Zp.data() + static_cast<size_t>(c0) * d, kRowBlock,
+                        sp_panel(*sp, ids.data(), nr, Zp + static_cast<size_t>(c0) * d, kRowBlock,
                                  tileout.data() + static_cast<size_t>(c0) * kRowBlock);
             } else if (single) {
                 for (int r = 0; r < nr_pad; r += kRowTileMV) tile(&ptr[r], cen, Zt, d, Bp, 0, tileout.data() + r);
@@ -603,7 +608,7 @@ void pricing_pass(const PassInput<T>& in, const double* Zt, int Bp, const std::v
                             // the indexed kernel pays once it skips 3/10 of d (its indexed loads cost more per term)
                             const bool idx = m * 10 < d * 7;
                             const PackedFn f = (idx ? index_fn : dense_fn)[grp_len[q] / 2 - 1];
-                            f(Xp.data() + static_cast<size_t>(g) * d, Zp.data() + static_cast<size_t>(c0) * d, d,
+                            f(Xp.data() + static_cast<size_t>(g) * d, Zp + static_cast<size_t>(c0) * d, d,
                               kidx.data() + static_cast<size_t>(q) * d, idx ? m : d, kRowBlock,
                               tileout.data() + static_cast<size_t>(c0) * kRowBlock + s0 + g, pf_rows + l0, l1 - l0,
                               row_bytes);
