@@ -114,15 +114,23 @@ void PointSet::init(const T* X, int threads, int sparse) {
     // First sweep: the centroid, the bounding box and each row's non-zero count. The threads split
     // the coordinates, not the rows, so each coordinate's sum still takes the rows in order (the same
     // bits for every thread count); each keeps its own sums, so no two write the same cache line.
+    // (Everything is allocated before the threads start: an exception inside them could not be
+    // caught.) Each part's sums sit at least 8 doubles from the next part's.
     const int parts = static_cast<int>(std::min<Index>(nt, d));
     std::vector<Index> pcnt(static_cast<size_t>(parts) * static_cast<size_t>(n));
+    const size_t stride = static_cast<size_t>((d + parts - 1) / parts) + 8;
+    std::vector<double> sums(3 * static_cast<size_t>(parts) * stride);
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
 #endif
     for (int part = 0; part < parts; ++part) {
         const Index k0 = d * part / parts, k1 = d * (part + 1) / parts, w = k1 - k0;
-        std::vector<double> cen(static_cast<size_t>(w), 0.0), lo(static_cast<size_t>(w), kInf),
-            hi(static_cast<size_t>(w), -kInf);
+        double* cen = sums.data() + 3 * static_cast<size_t>(part) * stride;
+        double* lo = cen + stride;
+        double* hi = lo + stride;
+        std::fill(cen, cen + w, 0.0);
+        std::fill(lo, lo + w, kInf);
+        std::fill(hi, hi + w, -kInf);
         const double* o = origin_.data() + k0;
         Index* pc = pcnt.data() + static_cast<size_t>(part) * static_cast<size_t>(n);
         for (Index i = 0; i < n; ++i) {
@@ -137,9 +145,9 @@ void PointSet::init(const T* X, int threads, int sparse) {
             }
             pc[i] = c;
         }
-        std::copy(cen.begin(), cen.end(), centroid_.begin() + k0);
-        std::copy(lo.begin(), lo.end(), lo_.begin() + k0);
-        std::copy(hi.begin(), hi.end(), hi_.begin() + k0);
+        std::copy(cen, cen + w, centroid_.begin() + k0);
+        std::copy(lo, lo + w, lo_.begin() + k0);
+        std::copy(hi, hi + w, hi_.begin() + k0);
     }
     for (Index k = 0; k < d; ++k) centroid_[k] /= static_cast<double>(n);
     std::vector<Index> cnt(static_cast<size_t>(n) + 1, 0);  // non-zeros of row i at cnt[i + 1]
