@@ -85,7 +85,7 @@ PointSet::PointSet(const float* X, Index n, Index d, int threads, int sparse) : 
 }
 
 // The CSR copy's offsets from the rows' non-zero counts (cnt[i + 1] for row i, cnt[0] = 0; taken
-// over), and room for its entries; fill_sparse_row writes row i's.
+// over), and room for its entries, which init's second sweep writes.
 template <class T>
 void PointSet::alloc_sparse(std::vector<Index>&& cnt, UninitVector<T>& val) {
     const Index n = n_;
