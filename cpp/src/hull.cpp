@@ -335,6 +335,30 @@ __attribute__((always_inline)) inline void kaxpy4(double* x, const double* a0, c
     }
 }
 
+// x -= a[0] s[0], then a[1] s[1], ..., a[7] s[7], element by element: the operations and order of
+// eight kaxpy calls, or of two kaxpy4 calls (the same bits), with x loaded and stored once for the
+// eight rows instead of twice.
+__attribute__((always_inline)) inline void kaxpy8(double* x, const double* const* a, const double* s, Index n) {
+    v4d sv[8];
+    for (int r = 0; r < 8; ++r) sv[r] = v4d{s[r], s[r], s[r], s[r]};
+    const double *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3], *a4 = a[4], *a5 = a[5], *a6 = a[6], *a7 = a[7];
+    Index k = 0;
+    for (; k + 4 <= n; k += 4) {
+        v4d xv = vec4::load4(x + k);
+        xv -= vec4::load4(a0 + k) * sv[0];
+        xv -= vec4::load4(a1 + k) * sv[1];
+        xv -= vec4::load4(a2 + k) * sv[2];
+        xv -= vec4::load4(a3 + k) * sv[3];
+        xv -= vec4::load4(a4 + k) * sv[4];
+        xv -= vec4::load4(a5 + k) * sv[5];
+        xv -= vec4::load4(a6 + k) * sv[6];
+        xv -= vec4::load4(a7 + k) * sv[7];
+        __builtin_memcpy(x + k, &xv, sizeof(v4d));
+    }
+    for (; k < n; ++k)
+        for (int r = 0; r < 8; ++r) x[k] -= a[r][k] * s[r];
+}
+
 // Four products a_r . b at once (r = 0..3), each with kdotd's lanes and order (so each has the
 // bits of its own kdotd call); b is loaded once for the four.
 __attribute__((always_inline)) inline void kdot4d(const double* a0, const double* a1, const double* a2, const double* a3,
@@ -356,6 +380,48 @@ __attribute__((always_inline)) inline void kdot4d(const double* a0, const double
     out[1] = rsum8(s10, s11);
     out[2] = rsum8(s20, s21);
     out[3] = rsum8(s30, s31);
+}
+
+// Eight products at once: rows b0 and b1 each against a0..a3 (o0[r] = a_r . b0, o1[r] = a_r . b1).
+// Each product has one accumulator and takes 4 coordinates per step, its lanes summed pairwise at
+// the end: fixed operations and order, but not kdotd's (so not its bits). Each step loads the six
+// rows' 4 coordinates once for 8 products: 0.75 loads per product step against 1.25 in kdot4d,
+// whose loads bound it. The newcomer rows a_r are pinned in a register each in the AVX2 build
+// (`Pin`): left to itself the compiler folds each into both of its multiplies, loading it twice.
+constexpr bool kPin_generic = false, kPin_avx2 = true;
+template <bool Pin>
+__attribute__((always_inline)) inline void kdot4x2(const double* a0, const double* a1, const double* a2, const double* a3,
+                                                   const double* b0, const double* b1, Index n, double* o0, double* o1) {
+    v4d s00 = {0, 0, 0, 0}, s10 = {0, 0, 0, 0}, s20 = {0, 0, 0, 0}, s30 = {0, 0, 0, 0};
+    v4d s01 = {0, 0, 0, 0}, s11 = {0, 0, 0, 0}, s21 = {0, 0, 0, 0}, s31 = {0, 0, 0, 0};
+    for (Index k = 0; k < n; k += 4) {
+        const v4d x0 = vec4::load4(b0 + k), x1 = vec4::load4(b1 + k);
+        v4d a = vec4::load4(a0 + k);
+        if constexpr (Pin) asm("" : "+x"(a));
+        s00 += a * x0;
+        s01 += a * x1;
+        a = vec4::load4(a1 + k);
+        if constexpr (Pin) asm("" : "+x"(a));
+        s10 += a * x0;
+        s11 += a * x1;
+        a = vec4::load4(a2 + k);
+        if constexpr (Pin) asm("" : "+x"(a));
+        s20 += a * x0;
+        s21 += a * x1;
+        a = vec4::load4(a3 + k);
+        if constexpr (Pin) asm("" : "+x"(a));
+        s30 += a * x0;
+        s31 += a * x1;
+    }
+    const auto h = [](v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); };
+    o0[0] = h(s00);
+    o0[1] = h(s10);
+    o0[2] = h(s20);
+    o0[3] = h(s30);
+    o1[0] = h(s01);
+    o1[1] = h(s11);
+    o1[2] = h(s21);
+    o1[3] = h(s31);
 }
 
 // Four forward solves side by side, one per lane: x[4t + r] = (g[4t + r] + kap - sum_{l<t} R(l, t)
@@ -428,6 +494,13 @@ __attribute__((always_inline)) inline void kfwd4(const double* const* C, double*
     }                                                                                                      \
     ATTR void fwd4_##SUF(const double* const* C, double* x, const double* g, double kap, Index n) {     \
         kfwd4(C, x, g, kap, n);                                                                          \
+    }                                                                                                      \
+    ATTR void axpy8d_##SUF(double* x, const double* const* a, const double* s, Index n) {               \
+        kaxpy8(x, a, s, n);                                                                                \
+    }                                                                                                      \
+    ATTR void dot4x2_##SUF(const double* a0, const double* a1, const double* a2, const double* a3,        \
+                           const double* b0, const double* b1, Index n, double* o0, double* o1) {        \
+        kdot4x2<kPin_##SUF>(a0, a1, a2, a3, b0, b1, n, o0, o1);                                           \
     }
 
 HULLSCOPE_RK_DEFINE(, generic)
@@ -472,6 +545,11 @@ inline void rk_dot_centred4(const A* a0, const A* a1, const A* a2, const A* a3, 
 inline void rk_axpy4(double* x, const double* a0, const double* a1, const double* a2, const double* a3,
                      const double* s, Index n) {
     HULLSCOPE_RK_CALL(axpy4d, x, a0, a1, a2, a3, s, n);
+}
+inline void rk_axpy8(double* x, const double* const* a, const double* s, Index n) { HULLSCOPE_RK_CALL(axpy8d, x, a, s, n); }
+inline void rk_dot4x2(const double* a0, const double* a1, const double* a2, const double* a3, const double* b0,
+                      const double* b1, Index n, double* o0, double* o1) {
+    HULLSCOPE_RK_CALL(dot4x2, a0, a1, a2, a3, b0, b1, n, o0, o1);
 }
 inline void rk_fwd4(const double* const* C, double* x, const double* g, double kap, Index n) {
     HULLSCOPE_RK_CALL(fwd4, C, x, g, kap, n);
@@ -785,9 +863,11 @@ struct Query {
     }
 
     // Append the rows cached in slots sl[0..nb) (nb <= kBlockAdd), in order, as nb calls of chol_append
-    // would, with the same bits, but with one sweep of the corral's cached rows and one of the
-    // factor for all of them: the products with the corral four newcomers per row, and the forward
-    // solves R^T x_j = g_j + kappa e side by side, one per vector lane. A row affinely dependent on the
+    // would, but with one sweep of the corral's cached rows and one of the factor for all of them:
+    // the products with the corral four newcomers against two corral rows per step (kdot4x2: its
+    // own fixed order of sums, so these products, and the factor's new columns, are not bitwise
+    // chol_append's), and the forward solves R^T x_j = g_j + kappa e side by side, one per vector
+    // lane, each with the operations and order of chol_append's. A row affinely dependent on the
     // corral and the block's rows before it is left out, as chol_append would leave it: ok[j] says
     // which entered. Returns how many did.
     int chol_append_block(const int* sl, int nb, bool* ok) {
@@ -803,10 +883,16 @@ struct Query {
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp parallel for num_threads(team) schedule(static) if (team > 1 && k0 >= 4 * kTeamMin)
 #endif
-        for (int t = 0; t < k0; ++t)
-            for (int g = 0; g < ng; ++g)
-                rk_dot4d(yrow(bb[4 * g]), yrow(bb[4 * g + 1]), yrow(bb[4 * g + 2]), yrow(bb[4 * g + 3]),
-                         yrow(cs[static_cast<size_t>(t)]), ld, g4.data() + g * gs4 + static_cast<size_t>(t) * 4);
+        for (int t2 = 0; t2 < (k0 + 1) / 2; ++t2) {  // two corral rows per sweep (the last alone)
+            const int t = 2 * t2;
+            const int sa = cs[static_cast<size_t>(t)], sb = cs[static_cast<size_t>(t + 1 < k0 ? t + 1 : t)];
+            for (int g = 0; g < ng; ++g) {
+                double o1[4];
+                rk_dot4x2(yrow(bb[4 * g]), yrow(bb[4 * g + 1]), yrow(bb[4 * g + 2]), yrow(bb[4 * g + 3]), yrow(sa),
+                          yrow(sb), ld, g4.data() + g * gs4 + static_cast<size_t>(t) * 4, o1);
+                if (t + 1 < k0) std::copy(o1, o1 + 4, g4.data() + g * gs4 + static_cast<size_t>(t + 1) * 4);
+            }
+        }
         for (int g = 0; g < ng; ++g) rk_fwd4(Rc.data(), x4.data() + g * gs4, g4.data() + g * gs4, kappa, k0);
         const auto xe = [&](int j, int t) { return x4[(j / 4) * gs4 + 4 * static_cast<size_t>(t) + (j % 4)]; };
         // The block's own rows of the factor, in chol_append's order: entry a of newcomer j continues
@@ -953,10 +1039,21 @@ struct Query {
     bool affine_min(std::vector<double>& alpha) {
         alpha.assign(u.begin(), u.begin() + k);
         // Column by column from the last: alpha[s] /= R(s, s), then alpha[0..s) -= R(0..s, s) alpha[s].
-        // Four columns per sweep of alpha: their own triangle first, then every earlier entry takes
-        // the four updates in the column-by-column order (the same bits).
+        // Eight columns per sweep of alpha, then four, then one: their own triangle first, then every
+        // earlier entry takes the group's updates in the column-by-column order (the same bits).
         double* a = alpha.data();
         int s = k - 1;
+        for (; s >= 7; s -= 8) {
+            const double* c[8];
+            for (int j = 0; j < 8; ++j) c[j] = Rc[static_cast<size_t>(s - j)];
+            for (int j = 0; j < 8; ++j) {
+                for (int i = 0; i < j; ++i) a[s - j] -= c[i][s - j] * a[s - i];
+                a[s - j] /= c[j][s - j];
+            }
+            double sv[8];
+            for (int j = 0; j < 8; ++j) sv[j] = a[s - j];
+            rk_axpy8(a, c, sv, s - 7);
+        }
         for (; s >= 3; s -= 4) {
             const double* c0 = Rc[static_cast<size_t>(s)];
             const double* c1 = Rc[static_cast<size_t>(s - 1)];
@@ -996,8 +1093,8 @@ struct Query {
             return;
         }
         std::fill(zc.begin(), zc.end(), 0.0);
-        // zc -= y (-lam): the same bits as zc += lam y, through the back solve's kernel, four rows
-        // per sweep of zc. A team splits the coordinates (in blocks of 8): each element still takes
+        // zc -= y (-lam): the same bits as zc += lam y, through the back solve's kernels, eight rows
+        // per sweep of zc (then four, then one). A team splits the coordinates (in blocks of 8): each element still takes
         // the rows in order, so the bits are the same.
         const Index nblk = ld / 8;
         const int parts = team > 1 && k >= 4 * kTeamMin ? static_cast<int>(std::min<Index>(team, nblk)) : 1;
@@ -1008,6 +1105,15 @@ struct Query {
             const Index b0 = nblk * part / parts * 8, b1 = nblk * (part + 1) / parts * 8;
             double* zp = zc.data() + b0;
             int s = 0;
+            for (; s + 8 <= k; s += 8) {
+                double nl[8];
+                const double* rows[8];
+                for (int j = 0; j < 8; ++j) {
+                    nl[j] = -lam[s + j];
+                    rows[j] = yrow(cs[s + j]) + b0;
+                }
+                rk_axpy8(zp, rows, nl, b1 - b0);
+            }
             for (; s + 4 <= k; s += 4) {
                 const double nl[4] = {-lam[s], -lam[s + 1], -lam[s + 2], -lam[s + 3]};
                 rk_axpy4(zp, yrow(cs[s]) + b0, yrow(cs[s + 1]) + b0, yrow(cs[s + 2]) + b0, yrow(cs[s + 3]) + b0, nl,
