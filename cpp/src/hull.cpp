@@ -19,7 +19,33 @@
 #include <omp.h>
 #endif
 
+#include <cstdlib>
+#include <new>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace hullscope {
+
+void* alloc_large(std::size_t bytes) {
+    if (bytes == 0) bytes = 1;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    constexpr std::size_t kHuge = std::size_t(2) << 20;
+    if (bytes >= kHuge) {
+        void* p = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
+        if (p == nullptr) throw std::bad_alloc();
+        // Advice only (ignored where huge pages are off): whole 2 MB pages of the buffer, none past
+        // its last byte, so a huge page never fills memory the buffer does not use.
+        madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
+        return p;
+    }
+#endif
+    void* p = std::malloc(bytes);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+}
+
+void free_large(void* p) noexcept { std::free(p); }
 
 namespace {
 constexpr double kEps = std::numeric_limits<double>::epsilon();
@@ -611,7 +637,7 @@ struct Query {
     std::vector<double> lam;   // their weights
     // The upper-triangular factor: cap x cap doubles in R, column j of the factor at Rc[j] (a column
     // of R; entries 0..j used). A removal moves column pointers, not the columns' upper rows.
-    std::vector<double> R;
+    LargeVector<double> R;
     std::vector<double*> Rc;
     std::vector<double> u;     // R^{-T} e, kept entry by entry: each is the forward solve's own value
     std::vector<double> gc, gs;  // chol_remove's rotations (scratch)
@@ -630,7 +656,7 @@ struct Query {
     std::vector<Index> cc;       // kept coordinates
     std::vector<Index> dropped;  // the others, where every cached row equals q
     Index ld = 0;
-    std::vector<double> slab;    // slots of ld doubles
+    LargeVector<double> slab;    // slots of ld doubles
     std::vector<int> free_slots;
     std::vector<int> cs;         // slot of each corral row (parallel to S)
     std::vector<int> ps;         // slot of each pool row (parallel to pool)
@@ -834,7 +860,7 @@ struct Query {
         // Columns nc + 8 doubles apart: at a power-of-two stride, the columns that the solves and
         // the removals read side by side would share cache sets and alias in the load-store unit.
         const size_t ldc = static_cast<size_t>(nc) + 8;
-        std::vector<double> nr(ldc * nc, 0.0);
+        LargeVector<double> nr(ldc * nc, 0.0);
         for (int j = 0; j < k; ++j)
             for (int i = 0; i <= j; ++i) nr[static_cast<size_t>(j) * ldc + i] = Rc[static_cast<size_t>(j)][i];
         R.swap(nr);
