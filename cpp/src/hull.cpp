@@ -652,7 +652,8 @@ struct Query {
     // while every cached row equals q there exactly (q on a face of the bounding box, and rows on
     // that face), so each product is the full one; a row that differs from q on a left-out
     // coordinate brings coordinates back and the cache is rebuilt (see acquire). Products keep the
-    // lanes of the uncached kernels: with every coordinate kept, the bits are theirs.
+    // lanes of the uncached kernels: with every coordinate kept, the bits are theirs (all but the
+    // block append's products with the corral, which keep their own fixed order: see kdot4x2).
     std::vector<Index> cc;       // kept coordinates
     std::vector<std::pair<Index, Index>> runs;  // cc as runs of consecutive coordinates: (first, length)
     std::vector<Index> dropped;  // the others, where every cached row equals q
