@@ -408,7 +408,8 @@ __attribute__((always_inline)) inline void kdot4d(const double* a0, const double
     out[3] = rsum8(s30, s31);
 }
 
-// Eight products at once: rows b0 and b1 each against a0..a3 (o0[r] = a_r . b0, o1[r] = a_r . b1).
+// Eight products at once: rows b0 and b1 each against a0..a3 (o0[r] = a_r . b0, o1[r] = a_r . b1),
+// over n coordinates, n a multiple of 4 (cached rows are padded to a multiple of 8).
 // Each product has one accumulator and takes 4 coordinates per step, its lanes summed pairwise at
 // the end: fixed operations and order, but not kdotd's (so not its bits). Each step loads the six
 // rows' 4 coordinates once for 8 products: 0.75 loads per product step against 1.25 in kdot4d,
@@ -422,22 +423,16 @@ __attribute__((always_inline)) inline void kdot4x2(const double* a0, const doubl
     v4d s01 = {0, 0, 0, 0}, s11 = {0, 0, 0, 0}, s21 = {0, 0, 0, 0}, s31 = {0, 0, 0, 0};
     for (Index k = 0; k < n; k += 4) {
         const v4d x0 = vec4::load4(b0 + k), x1 = vec4::load4(b1 + k);
-        v4d a = vec4::load4(a0 + k);
-        if constexpr (Pin) asm("" : "+x"(a));
-        s00 += a * x0;
-        s01 += a * x1;
-        a = vec4::load4(a1 + k);
-        if constexpr (Pin) asm("" : "+x"(a));
-        s10 += a * x0;
-        s11 += a * x1;
-        a = vec4::load4(a2 + k);
-        if constexpr (Pin) asm("" : "+x"(a));
-        s20 += a * x0;
-        s21 += a * x1;
-        a = vec4::load4(a3 + k);
-        if constexpr (Pin) asm("" : "+x"(a));
-        s30 += a * x0;
-        s31 += a * x1;
+        const auto row = [&](const double* ar, v4d& sa, v4d& sb) {
+            v4d a = vec4::load4(ar + k);
+            if constexpr (Pin) asm("" : "+x"(a));
+            sa += a * x0;
+            sb += a * x1;
+        };
+        row(a0, s00, s01);
+        row(a1, s10, s11);
+        row(a2, s20, s21);
+        row(a3, s30, s31);
     }
     const auto h = [](v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); };
     o0[0] = h(s00);
