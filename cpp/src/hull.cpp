@@ -20,6 +20,7 @@
 #endif
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -485,6 +486,54 @@ __attribute__((always_inline)) inline void kfwd4(const double* const* C, double*
     for (; s < n; ++s) kfwd4_block<1>(C, x, g, kap, s);
 }
 
+// A non-zero entry of a cached row: its position t among the kept coordinates as p4 = 4 t, and its
+// value as X stores it.
+template <class T>
+struct SpEntry {
+    int32_t p4;
+    T v;
+};
+
+// Four products of each of two sparse rows with four interleaved dense rows: oa[l] = sum_e
+// a[e].v nb[a[e].p4 + l] for l < 4 (nb[4t + l] holds row l's coordinate t; a row's entries in
+// increasing coordinate order), and ob likewise from b. Each row's entries go four at a time into
+// its four accumulators (entry e into e mod 4), the rest into the first, summed (s0 + s1) + (s2 +
+// s3) at the end: fixed operations and order whatever row it is paired with (the two only share the
+// loop while both have four entries left). Per entry: its value widened and broadcast, one load of
+// the four rows' coordinate, a multiply and an add.
+template <class T>
+__attribute__((always_inline)) inline void kspdot4x2(const SpEntry<T>* a, Index ma, const SpEntry<T>* b, Index mb,
+                                                     const double* nb, double* oa, double* ob) {
+    struct Acc {
+        v4d s0 = {0, 0, 0, 0}, s1 = {0, 0, 0, 0}, s2 = {0, 0, 0, 0}, s3 = {0, 0, 0, 0};
+    };
+    const auto term = [&](const SpEntry<T>& en) {
+        const double x = static_cast<double>(en.v);
+        return v4d{x, x, x, x} * vec4::load4(nb + en.p4);
+    };
+    const auto four = [&](Acc& c, const SpEntry<T>* r) {
+        c.s0 += term(r[0]);
+        c.s1 += term(r[1]);
+        c.s2 += term(r[2]);
+        c.s3 += term(r[3]);
+    };
+    const auto finish = [&](Acc& c, const SpEntry<T>* r, Index e, Index m, double* o) {
+        for (; e + 4 <= m; e += 4) four(c, r + e);
+        for (; e < m; ++e) c.s0 += term(r[e]);
+        const v4d t = (c.s0 + c.s1) + (c.s2 + c.s3);
+        __builtin_memcpy(o, &t, sizeof(v4d));
+    };
+    Acc ca, cb;
+    Index e = 0;
+    const Index both = std::min(ma, mb);
+    for (; e + 4 <= both; e += 4) {
+        four(ca, a + e);
+        four(cb, b + e);
+    }
+    finish(ca, a, e, ma, oa);
+    if (ob) finish(cb, b, e, mb, ob);
+}
+
 #define HULLSCOPE_RK_DEFINE(ATTR, SUF)                                                                     \
     template <class A, class B>                                                                            \
     ATTR double dot_shift_##SUF(const A* a, const B* b, const double* c, Index n) {                        \
@@ -518,6 +567,11 @@ __attribute__((always_inline)) inline void kfwd4(const double* const* C, double*
     }                                                                                                      \
     ATTR void axpy8d_##SUF(double* x, const double* const* a, const double* s, Index n) {               \
         kaxpy8(x, a, s, n);                                                                                \
+    }                                                                                                      \
+    template <class T>                                                                                     \
+    ATTR void spdot4x2_##SUF(const SpEntry<T>* a, Index ma, const SpEntry<T>* b, Index mb, const double* nb, \
+                             double* oa, double* ob) {                                                     \
+        kspdot4x2(a, ma, b, mb, nb, oa, ob);                                                              \
     }                                                                                                      \
     ATTR void dot4x2_##SUF(const double* a0, const double* a1, const double* a2, const double* a3,        \
                            const double* b0, const double* b1, Index n, double* o0, double* o1) {        \
@@ -572,6 +626,11 @@ inline void rk_dot4x2(const double* a0, const double* a1, const double* a2, cons
                       const double* b1, Index n, double* o0, double* o1) {
     HULLSCOPE_RK_CALL(dot4x2, a0, a1, a2, a3, b0, b1, n, o0, o1);
 }
+template <class T>
+inline void rk_spdot4x2(const SpEntry<T>* a, Index ma, const SpEntry<T>* b, Index mb, const double* nb, double* oa,
+                        double* ob) {
+    HULLSCOPE_RK_CALL(spdot4x2, a, ma, b, mb, nb, oa, ob);
+}
 inline void rk_fwd4(const double* const* C, double* x, const double* g, double kap, Index n) {
     HULLSCOPE_RK_CALL(fwd4, C, x, g, kap, n);
 }
@@ -617,6 +676,40 @@ inline double forward_solve(const double* const* C, double* x, int from, int to)
 
 enum class Inner { kRestrictedOptimal, kInside, kStalled, kLimit };
 
+// Doubles reserved at a query's likely largest size and left uninitialised: the kernel maps a page
+// of it only when it is first touched, so a buffer that would otherwise grow by doubling (each step
+// a fresh allocation, zeroed by the kernel, value-initialised, then copied into) is touched once,
+// as far as it is used. No huge-page advice: a light query touches only the few small pages it
+// needs (2 MB pages would make each of a block's 128 queries take at least one).
+template <class E>
+struct TouchBuf {
+    E* p = nullptr;
+    size_t n = 0;  // elements reserved
+    TouchBuf() = default;
+    TouchBuf(const TouchBuf&) = delete;
+    TouchBuf& operator=(const TouchBuf&) = delete;
+    ~TouchBuf() { std::free(p); }
+    // Room for m elements, keeping the first `keep` (keep <= n).
+    void reserve(size_t m, size_t keep = 0) {
+        if (m <= n) return;
+        const size_t bytes = (m * sizeof(E) + 63) / 64 * 64;
+        E* np = static_cast<E*>(std::aligned_alloc(64, bytes));
+        if (np == nullptr) throw std::bad_alloc();
+        if (keep) std::memcpy(static_cast<void*>(np), static_cast<const void*>(p), keep * sizeof(E));
+        std::free(p);
+        p = np;
+        n = m;
+    }
+    void swap(TouchBuf& o) noexcept {
+        std::swap(p, o.p);
+        std::swap(n, o.n);
+    }
+    E* data() { return p; }
+    const E* data() const { return p; }
+};
+using TouchBuffer = TouchBuf<double>;
+
+
 // The state of one query in flight; T is the storage type of X.
 template <class T>
 struct Query {
@@ -630,9 +723,15 @@ struct Query {
 
     std::vector<Index> S;      // corral rows
     std::vector<double> lam;   // their weights
-    // The upper-triangular factor: cap x cap doubles in R, column j of the factor at Rc[j] (a column
-    // of R; entries 0..j used). A removal moves column pointers, not the columns' upper rows.
-    LargeVector<double> R;
+    // The upper-triangular factor: column j of the factor at Rc[j] (a column of R; entries 0..j
+    // used, the rest zero). A removal moves column pointers, not the columns' upper rows. R is
+    // reserved once for cap = d + 1 columns, ldc doubles apart (the most an affinely independent
+    // corral can hold), and zeroed column by column as the corral first reaches it: zcols columns so
+    // far, and every position from zcols on still holds the column reserved there (removals permute
+    // positions below k only).
+    TouchBuffer R;
+    size_t ldc = 0;
+    int zcols = 0;
     std::vector<double*> Rc;
     std::vector<double> u;     // R^{-T} e, kept entry by entry: each is the forward solve's own value
     std::vector<double> gc, gs;  // chol_remove's rotations (scratch)
@@ -653,7 +752,22 @@ struct Query {
     std::vector<std::pair<Index, Index>> runs;  // cc as runs of consecutive coordinates: (first, length)
     std::vector<Index> dropped;  // the others, where every cached row equals q
     Index ld = 0;
-    LargeVector<double> slab;    // slots of ld doubles
+    TouchBuffer slab;            // slots of ld doubles
+    std::vector<double> ynorm;   // |y|^2 of each slot's row (ydot_s(slot, slot)), for the entering rule
+    // Where X is sparse (at most PointSet::kSparseDensity of its entries non-zero, whether or not
+    // the passes read a CSR copy, so that sparse= never changes an answer), each slot also keeps its row's
+    // non-zero entries x_t over the kept coordinates (p4 = 4 t, value), and the block append takes
+    // its products with the corral as y_a . y_b = x_a . y_b - q . y_b: a sparse row against the
+    // four newcomers interleaved (kspdot4), about a fifth of the terms on MNIST pixels.
+    // A slot's entries sit at sp[slot * ld], sp_n[slot] of them, written when the row first
+    // takes part in such a product (sp_n < 0 until then): most cached rows are pool rows that never
+    // enter the corral.
+    bool sparse_x = false;
+    TouchBuf<SpEntry<T>> sp;
+    std::vector<Index> sp_n;
+    std::vector<double> qk;      // q over the kept coordinates, zero-padded to ld
+    std::vector<double> nbuf;    // the block's newcomers interleaved: nbuf[4t + l]
+    bool sparse_cache() const { return sparse_x && cached; }
     std::vector<int> free_slots;
     std::vector<int> cs;         // slot of each corral row (parallel to S)
     std::vector<int> ps;         // slot of each pool row (parallel to pool)
@@ -766,8 +880,11 @@ struct Query {
             else
                 runs.emplace_back(cc[t], 1);
         }
-        slab.clear();
         slot_row.clear();
+        ynorm.clear();
+        sp_n.clear();
+        qk.assign(static_cast<size_t>(ld), 0.0);
+        for (size_t t = 0; t < cc.size(); ++t) qk[t] = q[cc[t]];
         free_slots.clear();
         cs.clear();
         ps.clear();
@@ -791,6 +908,28 @@ struct Query {
             t += r.second;
         }
         for (t = dc; t < ld; ++t) y[t] = 0.0;
+        if (sparse_cache()) sp_n[static_cast<size_t>(slot)] = -1;
+    }
+    // The non-zero entries of the row cached in `slot`, over the kept coordinates, in order
+    // (branch-free: every entry is written, and only the non-zero ones advance).
+    void sparse_entries(int slot) {
+        const T* x = row(slot_row[static_cast<size_t>(slot)]);
+        SpEntry<T>* out = sp.data() + static_cast<size_t>(slot) * ld;
+        Index m = 0, t = 0;
+        for (const auto& r : runs) {
+            const T* xr = x + r.first;
+            for (Index j = 0; j < r.second; ++j) {
+                out[m].p4 = static_cast<int32_t>(4 * (t + j));
+                out[m].v = xr[j];
+                m += xr[j] != T(0) ? 1 : 0;
+            }
+            t += r.second;
+        }
+        sp_n[static_cast<size_t>(slot)] = m;
+    }
+    void fill_slot_norm(int slot, Index i) {
+        fill_slot(slot, i);
+        ynorm[static_cast<size_t>(slot)] = ydot_s(slot, slot);
     }
     int alloc_slot() {
         if (!free_slots.empty()) {
@@ -800,7 +939,19 @@ struct Query {
         }
         const int sl = static_cast<int>(slot_row.size());
         slot_row.push_back(-1);
-        if (cached) slab.resize(slot_row.size() * static_cast<size_t>(ld));
+        ynorm.push_back(0.0);
+        if (cached && slot_row.size() * static_cast<size_t>(ld) > slab.n) {
+            // room for a full corral and a few pools at first; past that, twice the slots (those in
+            // use kept)
+            const size_t first = static_cast<size_t>(std::min<Index>(d + 1, 1024) + 512);
+            const size_t want = std::max(first, 2 * slab.n / static_cast<size_t>(ld));
+            slab.reserve(want * static_cast<size_t>(ld), (slot_row.size() - 1) * static_cast<size_t>(ld));
+        }
+        if (sparse_cache()) {  // the same room in entries
+            sp_n.push_back(-1);
+            if (slot_row.size() * static_cast<size_t>(ld) > sp.n)
+                sp.reserve(slab.n, (slot_row.size() - 1) * static_cast<size_t>(ld));
+        }
         return sl;
     }
     void free_slot(int sl) { free_slots.push_back(sl); }
@@ -822,7 +973,7 @@ struct Query {
             }
         }
         const int sl = alloc_slot();
-        fill_slot(sl, i);
+        fill_slot_norm(sl, i);
         return sl;
     }
     // New kept coordinates: every corral and pool row cached again, z gathered from its full copy
@@ -831,11 +982,11 @@ struct Query {
         init_cache(drop);
         for (size_t s = 0; s < S.size(); ++s) {
             cs.push_back(alloc_slot());
-            fill_slot(cs.back(), S[s]);
+            fill_slot_norm(cs.back(), S[s]);
         }
         for (size_t t = 0; t < pool.size(); ++t) {
             ps.push_back(alloc_slot());
-            fill_slot(ps.back(), pool[t]);
+            fill_slot_norm(ps.back(), pool[t]);
         }
         if (!z.empty())
             for (size_t t = 0; t < cc.size(); ++t) zc[t] = z[cc[t]];
@@ -868,18 +1019,32 @@ struct Query {
     }
 
     void ensure_cap(int need) {
-        if (need <= cap) return;
-        int nc = std::max(need, std::max(8, 2 * cap));
-        // Columns nc + 8 doubles apart: at a power-of-two stride, the columns that the solves and
-        // the removals read side by side would share cache sets and alias in the load-store unit.
-        const size_t ldc = static_cast<size_t>(nc) + 8;
-        LargeVector<double> nr(ldc * nc, 0.0);
-        for (int j = 0; j < k; ++j)
-            for (int i = 0; i <= j; ++i) nr[static_cast<size_t>(j) * ldc + i] = Rc[static_cast<size_t>(j)][i];
-        R.swap(nr);
-        cap = nc;
-        Rc.resize(static_cast<size_t>(nc));
-        for (int j = 0; j < nc; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * ldc;
+        if (need > cap) {
+            // The first call reserves d + 1 columns; past them (only a corral that rounding let grow
+            // beyond an affinely independent one) a larger reservation, the factor's columns copied
+            // over in order. Columns nc + 8 doubles apart, nc a multiple of 8: at a power-of-two
+            // stride, the columns that the solves and the removals read side by side would share
+            // cache sets and alias in the load-store unit.
+            const int nc = std::max(need, std::max(2 * cap, static_cast<int>(d) + 1));
+            const size_t nldc = (static_cast<size_t>(nc) + 7) / 8 * 8 + 8;
+            TouchBuffer nr;
+            nr.reserve(nldc * static_cast<size_t>(nc));
+            for (int j = 0; j < k; ++j) {
+                double* col = nr.data() + static_cast<size_t>(j) * nldc;
+                std::fill(col, col + nldc, 0.0);
+                for (int i = 0; i <= j; ++i) col[i] = Rc[static_cast<size_t>(j)][i];
+            }
+            R.swap(nr);
+            ldc = nldc;
+            cap = nc;
+            zcols = k;
+            Rc.resize(static_cast<size_t>(nc));
+            for (int j = 0; j < nc; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * ldc;
+        }
+        for (; zcols < need; ++zcols) {
+            double* col = Rc[static_cast<size_t>(zcols)];
+            std::fill(col, col + ldc, 0.0);
+        }
     }
 
     // Append the row cached in slot sj to the factor of Y_S^T Y_S + kappa e e^T. False when it is
@@ -919,6 +1084,43 @@ struct Query {
         x4.resize(ng * gs4);
         int bb[kBlockAdd + 3];
         for (int j = 0; j < 4 * ng; ++j) bb[j] = sl[j < nb ? j : 0];
+        if (sparse_cache()) {
+            nbuf.resize(4 * static_cast<size_t>(ld));
+            for (int g = 0; g < ng; ++g) {
+                double qb[4];
+                for (int l = 0; l < 4; ++l) {
+                    const double* yb = yrow(bb[4 * g + l]);
+                    for (Index t = 0; t < ld; ++t) nbuf[4 * static_cast<size_t>(t) + l] = yb[t];
+                    qb[l] = rk_dotd(qk.data(), yb, ld);
+                }
+                double* gg = g4.data() + g * gs4;
+                for (int t = 0; t < k0; ++t)
+                    if (sp_n[static_cast<size_t>(cs[static_cast<size_t>(t)])] < 0) sparse_entries(cs[static_cast<size_t>(t)]);
+#ifdef HULLSCOPE_HAVE_OPENMP
+#pragma omp parallel for num_threads(team) schedule(static) if (team > 1 && k0 >= 4 * kTeamMin)
+#endif
+                for (int t2 = 0; t2 < (k0 + 1) / 2; ++t2) {  // two corral rows side by side (the last alone)
+                    const int t = 2 * t2;
+                    const size_t sa = static_cast<size_t>(cs[static_cast<size_t>(t)]);
+                    const size_t sb = t + 1 < k0 ? static_cast<size_t>(cs[static_cast<size_t>(t + 1)]) : sa;
+                    // the next pair's entries, while this pair runs: each row's are a short stream (on
+                    // MNIST about 150 entries, 19 cache lines) that the hardware prefetcher would only
+                    // pick up halfway through
+                    for (int u = t + 2; u < std::min(t + 4, k0); ++u) {
+                        const size_t su = static_cast<size_t>(cs[static_cast<size_t>(u)]);
+                        const char* b = reinterpret_cast<const char*>(sp.data() + su * ld);
+                        const size_t bytes = static_cast<size_t>(sp_n[su]) * sizeof(SpEntry<T>);
+                        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(b + o);
+                    }
+                    double oa[4], ob[4];
+                    rk_spdot4x2<T>(sp.data() + sa * ld, sp_n[sa], sp.data() + sb * ld, sp_n[sb], nbuf.data(), oa,
+                                   t + 1 < k0 ? ob : nullptr);
+                    for (int l = 0; l < 4; ++l) gg[4 * static_cast<size_t>(t) + l] = oa[l] - qb[l];
+                    if (t + 1 < k0)
+                        for (int l = 0; l < 4; ++l) gg[4 * static_cast<size_t>(t + 1) + l] = ob[l] - qb[l];
+                }
+            }
+        } else {
 #ifdef HULLSCOPE_HAVE_OPENMP
 #pragma omp parallel for num_threads(team) schedule(static) if (team > 1 && k0 >= 4 * kTeamMin)
 #endif
@@ -931,6 +1133,7 @@ struct Query {
                           yrow(sb), ld, g4.data() + g * gs4 + static_cast<size_t>(t) * 4, o1);
                 if (t + 1 < k0) std::copy(o1, o1 + 4, g4.data() + g * gs4 + static_cast<size_t>(t + 1) * 4);
             }
+        }
         }
         for (int g = 0; g < ng; ++g) rk_fwd4(Rc.data(), x4.data() + g * gs4, g4.data() + g * gs4, kappa, k0);
         const auto xe = [&](int j, int t) { return x4[(j / 4) * gs4 + 4 * static_cast<size_t>(t) + (j % 4)]; };
@@ -978,7 +1181,7 @@ struct Query {
         std::vector<Index> keepS = S;
         std::vector<int> keepC = cs;
         k = 0;
-        std::fill(R.begin(), R.end(), 0.0);
+        std::fill(R.data(), R.data() + static_cast<size_t>(zcols) * ldc, 0.0);
         std::vector<Index> S2;
         std::vector<int> C2;
         std::vector<double> lam2;
@@ -1059,9 +1262,10 @@ struct Query {
                 col[c][l + 1] = 0.0;
             }
         }
+        // zeroed for reuse: the freed column held rows 0..p (those past its position are zero)
+        std::fill(freed, freed + p + 1, 0.0);
         --k;
         Rc[static_cast<size_t>(k)] = freed;
-        std::fill(freed, freed + cap, 0.0);
         extend_u(p);
     }
 
@@ -1172,8 +1376,9 @@ struct Query {
         S.assign(1, j);
         lam.assign(1, 1.0);
         k = 0;
-        cap = 0;
-        R.clear();
+        // every column back where it was reserved, none zeroed yet
+        for (int j = 0; j < cap; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * ldc;
+        zcols = 0;
         ensure_cap(8);
         Rat(0, 0) = std::sqrt(ydot_s(cs[0], cs[0]) + kappa);
         k = 1;
@@ -1256,27 +1461,39 @@ struct Query {
     }
 
     Inner restricted_solve(const SolveOptions& opt, Index max_iter) {
-        std::vector<double> alpha, prices;
-        std::vector<std::pair<double, Index>> top;  // (price, row) of the violators
+        std::vector<double> alpha, prices, gains;
+        std::vector<std::pair<double, Index>> top;  // (-gain, pool position) of the violators
         bool single = false;  // the last block made no progress: take one row this cycle
         for (;;) {
             if (std::sqrt(zz) <= inside_thr) return Inner::kInside;
-            Index best = -1;
-            size_t bpos = 0;
-            double bestp = kInf;
             prices.resize(pool.size());
             ydots(ps.data(), pool.size(), -1, prices.data());
+            // The entering rule: the rows whose segment from the current point lowers |z|^2 the
+            // most, (zz - p)^2 / |y - z|^2 for a row at price p = y.z (a violator: zz - p above the
+            // threshold). On MNIST queries deep inside the hull it took fewer major cycles than the
+            // plain Wolfe rule (least price): 458, 575 and 502 against 473.5, 586 and 507 at
+            // k = 50, 200 and 800 (medians over 8 queries). |y - z|^2 >= (zz - p)^2 / zz (Cauchy-
+            // Schwarz) also bounds its rounding, so a gain never exceeds zz.
+            const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
+            gains.resize(pool.size());
+            Index best = -1;
+            size_t bpos = 0;
+            double bestg = 0.0;
             for (size_t t = 0; t < pool.size(); ++t) {
-                const Index c = pool[t];
-                const double p = prices[t];
-                if (p < bestp || (p == bestp && c < best)) {
-                    bestp = p;
-                    best = c;
+                const double g = zz - prices[t];
+                double gain = 0.0;
+                if (g > thr) {
+                    const double e2 = std::max(ynorm[static_cast<size_t>(ps[t])] - 2.0 * prices[t] + zz, g * g / zz);
+                    gain = g * g / e2;
+                }
+                gains[t] = gain;
+                if (gain > bestg || (gain == bestg && gain > 0.0 && pool[t] < best)) {
+                    bestg = gain;
+                    best = pool[t];
                     bpos = t;
                 }
             }
-            const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
-            if (best < 0 || zz - bestp <= thr) return Inner::kRestrictedOptimal;
+            if (best < 0) return Inner::kRestrictedOptimal;
             if (iters >= max_iter) return Inner::kLimit;
             ++iters;
             // The block: the strongest violators, best first (ties to the lower row), at most
@@ -1286,7 +1503,7 @@ struct Query {
             if (!single && cached && kBlockAdd > 1) {
                 top.clear();
                 for (size_t t = 0; t < pool.size(); ++t)
-                    if (zz - prices[t] > thr) top.emplace_back(prices[t], static_cast<Index>(t));
+                    if (gains[t] > 0.0) top.emplace_back(-gains[t], static_cast<Index>(t));
                 nb = static_cast<int>(std::min(top.size(), static_cast<size_t>(kBlockAdd)));
                 std::partial_sort(top.begin(), top.begin() + nb, top.end(), [&](const auto& a, const auto& b) {
                     return a.first < b.first || (a.first == b.first && pool[a.second] < pool[b.second]);
@@ -1747,6 +1964,7 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
                 }
             }
             qy->face = !qy->tight.empty();
+            qy->sparse_x = ps.density() <= PointSet::kSparseDensity;  // of X's values, not of sparse=: the same bits either way
             active.push_back(std::move(qy));
             ++next;
         }
@@ -1833,7 +2051,23 @@ SolveResult solve_impl(const PointSet& ps, const T* Xs, const double* Q, Index B
             step(0);
         } else {
             for (auto& qy : active) qy->team = 1;
-            parallel_for(Bact, threads, step);
+            // A query whose last pass took more than twice the work of all the others together
+            // (typically the last hard query of a batch, beside a few nearly done) would keep one
+            // thread busy while the others wait: it goes first, its sweeps split over every thread
+            // (1.2-1.4x faster alone, the same answer), then the rest share the threads. Below
+            // twice, running it beside the others finishes sooner.
+            Index first = 0;
+            if (threads > 1) {
+                double rest = 0.0;
+                for (Index t = 1; t < Bact; ++t) rest += active[order[t]]->last_work;
+                if (active[order[0]]->last_work > 2.0 * rest) {
+                    active[order[0]]->team = threads;
+                    step(0);
+                    active[order[0]]->team = 1;
+                    first = 1;
+                }
+            }
+            parallel_for(Bact - first, threads, [&](Index t) { step(t + first); });
         }
         if (opt.interrupted && opt.interrupted()) throw Interrupted();
         std::vector<std::unique_ptr<Query<T>>> keep;
