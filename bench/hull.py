@@ -16,7 +16,8 @@ Cases added for the next order of magnitude (float32 storage, hard queries, full
 
 * ``interior``: queries deep inside the MNIST training hull, each a Dirichlet convex combination of
   k random training images for k in {50, 200, 800}; ``contains`` and ``distance`` batched on 2
-  threads, passes over X per query, the first ``--interior-alone`` queries of each k timed again on
+  threads (each call ``--interior-repeats`` times, the methods alternating: the best time per
+  query, the first call's and every repeat's), passes over X per query, the first ``--interior-alone`` queries of each k timed again on
   their own (a call each, 2 threads), and HiGHS on one query per k (the same LP as above).
 * ``loo``: ``Hull.leave_one_out()`` over all 60,000 MNIST training images (float32 pixels): which
   training images are vertices of the training hull; then the same in the 64-d last hidden layer of
@@ -187,20 +188,32 @@ def case_interior(args):
     h = Hull(X, threads=2)
     rng = np.random.default_rng(0)
     times = {"contains": [], "distance": []}
+    first = {"contains": [], "distance": []}
     for k in args.interior_ks:
         Q = np.stack([rng.dirichlet(np.ones(k)) @ X[rng.choice(len(X), k, replace=False)].astype(np.float64)
                       for _ in range(args.interior_queries)])
+        # Each method's batched call --interior-repeats times, the two methods alternating: the
+        # best per-query time is what the target is judged on (the engine's time, with the least
+        # of what the shared machine's other work adds), beside the first call's and every repeat's.
+        runs = {"contains": [], "distance": []}
+        res = {}
+        for _ in range(max(1, args.interior_repeats)):
+            for meth in ("contains", "distance"):
+                t0 = time.perf_counter()
+                res[meth] = getattr(h, meth)(Q, threads=2, pool=args.pool)
+                runs[meth].append((time.perf_counter() - t0) / len(Q))
         for meth in ("contains", "distance"):
-            t0 = time.perf_counter()
-            r = getattr(h, meth)(Q, threads=2, pool=args.pool)
-            per = (time.perf_counter() - t0) / len(Q)
+            r = res[meth]
+            per = min(runs[meth])
             times[meth] += [per] * len(Q)
+            first[meth] += [runs[meth][0]] * len(Q)
             alone = []
             for i in range(min(args.interior_alone, len(Q))):  # each query on its own: a call per query
                 t0 = time.perf_counter()
                 getattr(h, meth)(Q[i], threads=2, pool=args.pool)
                 alone.append(time.perf_counter() - t0)
             emit(case="interior", k=k, method=meth, pool=args.pool, batch_s_per_query=per,
+                 first_call_s_per_query=runs[meth][0], repeats_s_per_query=runs[meth],
                  alone_s_median=float(np.median(alone)) if alone else None,
                  passes_median=float(np.median(r.passes)), passes_max=int(r.passes.max()),
                  iterations_median=float(np.median(r.iterations)),
@@ -218,7 +231,8 @@ def case_interior(args):
                  ratio_batched=t / float(np.median(times["contains"][-len(Q):])))
     for meth in times:
         emit(case="interior", metric="median_over_k", method=meth, pool=args.pool,
-             median_s_per_query=float(np.median(times[meth])), target_s=0.2)
+             median_s_per_query=float(np.median(times[meth])),
+             median_first_call_s_per_query=float(np.median(first[meth])), target_s=0.2)
 
 
 def case_loo(args):
@@ -377,6 +391,8 @@ def main(argv=None) -> int:
                     default="all", help="all = gaussian + mnist (the other cases run on their own)")
     ap.add_argument("--interior-queries", type=int, default=8, help="queries per k for --case interior")
     ap.add_argument("--highs-interior", type=int, default=1, help="HiGHS queries per k (minutes each)")
+    ap.add_argument("--interior-repeats", type=int, default=3,
+                    help="batched calls per k and method for --case interior (best kept, first reported)")
     ap.add_argument("--interior-alone", type=int, default=2,
                     help="queries per k also timed alone (one call each, 2 threads) for --case interior")
     ap.add_argument("--interior-ks", type=lambda s: [int(v) for v in s.split(",")], default=[50, 200, 800],
