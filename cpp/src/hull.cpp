@@ -724,11 +724,11 @@ struct Query {
     std::vector<Index> S;      // corral rows
     std::vector<double> lam;   // their weights
     // The upper-triangular factor: column j of the factor at Rc[j] (a column of R; entries 0..j
-    // used, the rest zero). A removal moves column pointers, not the columns' upper rows. R is
-    // reserved once for cap = d + 1 columns, ldc doubles apart (the most an affinely independent
-    // corral can hold), and zeroed column by column as the corral first reaches it: zcols columns so
-    // far, and every position from zcols on still holds the column reserved there (removals permute
-    // positions below k only).
+    // used, the rest zero). A removal moves column pointers, not the columns' upper rows. R holds
+    // cap columns ldc doubles apart; it is zeroed column by column as the corral first reaches
+    // them (zcols columns so far; every position from zcols on still holds the column allocated
+    // there, since removals permute positions below k only), so only the columns in use are ever
+    // touched.
     TouchBuffer R;
     size_t ldc = 0;
     int zcols = 0;
@@ -1020,12 +1020,12 @@ struct Query {
 
     void ensure_cap(int need) {
         if (need > cap) {
-            // The first call reserves d + 1 columns; past them (only a corral that rounding let grow
-            // beyond an affinely independent one) a larger reservation, the factor's columns copied
-            // over in order. Columns nc + 8 doubles apart, nc a multiple of 8: at a power-of-two
-            // stride, the columns that the solves and the removals read side by side would share
-            // cache sets and alias in the load-store unit.
-            const int nc = std::max(need, std::max(2 * cap, static_cast<int>(d) + 1));
+            // Twice the columns, but no more than d + 1 (the most an affinely independent corral
+            // holds) unless more are needed; the factor's columns copied over in order. Columns
+            // nc + 8 doubles apart, nc a multiple of 8: at a power-of-two stride, the columns that
+            // the solves and the removals read side by side would share cache sets and alias in
+            // the load-store unit.
+            const int nc = std::max(need, std::min(std::max(8, 2 * cap), static_cast<int>(d) + 1));
             const size_t nldc = (static_cast<size_t>(nc) + 7) / 8 * 8 + 8;
             TouchBuffer nr;
             nr.reserve(nldc * static_cast<size_t>(nc));
