@@ -676,11 +676,11 @@ inline double forward_solve(const double* const* C, double* x, int from, int to)
 
 enum class Inner { kRestrictedOptimal, kInside, kStalled, kLimit };
 
-// Doubles reserved at a query's likely largest size and left uninitialised: the kernel maps a page
-// of it only when it is first touched, so a buffer that would otherwise grow by doubling (each step
-// a fresh allocation, zeroed by the kernel, value-initialised, then copied into) is touched once,
-// as far as it is used. No huge-page advice: a light query touches only the few small pages it
-// needs (2 MB pages would make each of a block's 128 queries take at least one).
+// A query's buffer of elements left uninitialised: the kernel maps a page of it only when it is
+// first touched, so room reserved ahead (the row slab's, for a full corral and a few pools) costs
+// nothing until it is used, and a growing buffer (the factor) is not first zeroed and then written
+// again. No huge-page advice: a light query touches only the few small pages it needs (2 MB pages
+// would make each of a block's 128 queries take at least one).
 template <class E>
 struct TouchBuf {
     E* p = nullptr;
@@ -708,7 +708,6 @@ struct TouchBuf {
     const E* data() const { return p; }
 };
 using TouchBuffer = TouchBuf<double>;
-
 
 // The state of one query in flight; T is the storage type of X.
 template <class T>
@@ -758,7 +757,7 @@ struct Query {
     // the passes read a CSR copy, so that sparse= never changes an answer), each slot also keeps its row's
     // non-zero entries x_t over the kept coordinates (p4 = 4 t, value), and the block append takes
     // its products with the corral as y_a . y_b = x_a . y_b - q . y_b: a sparse row against the
-    // four newcomers interleaved (kspdot4), about a fifth of the terms on MNIST pixels.
+    // four newcomers interleaved (kspdot4x2), about a fifth of the terms on MNIST pixels.
     // A slot's entries sit at sp[slot * ld], sp_n[slot] of them, written when the row first
     // takes part in such a product (sp_n < 0 until then): most cached rows are pool rows that never
     // enter the corral.
@@ -1376,7 +1375,7 @@ struct Query {
         S.assign(1, j);
         lam.assign(1, 1.0);
         k = 0;
-        // every column back where it was reserved, none zeroed yet
+        // every column back where it was allocated, none zeroed yet
         for (int j = 0; j < cap; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * ldc;
         zcols = 0;
         ensure_cap(8);
@@ -1471,8 +1470,9 @@ struct Query {
             // The entering rule: the rows whose segment from the current point lowers |z|^2 the
             // most, (zz - p)^2 / |y - z|^2 for a row at price p = y.z (a violator: zz - p above the
             // threshold). On MNIST queries deep inside the hull it took fewer major cycles than the
-            // plain Wolfe rule (least price): 458, 575 and 502 against 473.5, 586 and 507 at
-            // k = 50, 200 and 800 (medians over 8 queries). |y - z|^2 >= (zz - p)^2 / zz (Cauchy-
+            // plain Wolfe rule (least price): 458.5, 582.5 and 501 against 473.5, 586 and 507 at
+            // k = 50, 200 and 800 (medians over 8 queries; ranking the working set's violators
+            // this way between passes took more passes and cycles). |y - z|^2 >= (zz - p)^2 / zz (Cauchy-
             // Schwarz) also bounds its rounding, so a gain never exceeds zz.
             const double thr = std::max(opt.gap_rtol * zz, noise * std::sqrt(zz));
             gains.resize(pool.size());
