@@ -684,25 +684,55 @@ enum class Inner { kRestrictedOptimal, kInside, kStalled, kLimit };
 template <class E>
 struct TouchBuf {
     E* p = nullptr;
-    size_t n = 0;  // elements reserved
+    size_t n = 0;      // elements reserved
+    size_t bytes = 0;  // of the mapping (Linux, 1 MB and up; else 0)
     TouchBuf() = default;
     TouchBuf(const TouchBuf&) = delete;
     TouchBuf& operator=(const TouchBuf&) = delete;
-    ~TouchBuf() { std::free(p); }
+    ~TouchBuf() { release(p, bytes); }
     // Room for m elements, keeping the first `keep` (keep <= n).
     void reserve(size_t m, size_t keep = 0) {
         if (m <= n) return;
-        const size_t bytes = (m * sizeof(E) + 63) / 64 * 64;
-        E* np = static_cast<E*>(std::aligned_alloc(64, bytes));
-        if (np == nullptr) throw std::bad_alloc();
+        const size_t want = (m * sizeof(E) + 63) / 64 * 64;
+        E* np = nullptr;
+        size_t nbytes = 0;
+#if defined(__linux__)
+        // Mapped on its own: the kernel gives back every page when it is unmapped. From malloc's
+        // heap (which serves such sizes once a freed mapping has raised its threshold) a freed
+        // reservation would stay with the process, and the next query's touched pages would add
+        // to it: 268 MB against 215 MB above X at the peak of the large case.
+        if (want >= (size_t(1) << 20)) {
+            void* q = mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (q == MAP_FAILED) throw std::bad_alloc();
+            np = static_cast<E*>(q);
+            nbytes = want;
+        }
+#endif
+        if (np == nullptr) {
+            np = static_cast<E*>(std::aligned_alloc(64, want));
+            if (np == nullptr) throw std::bad_alloc();
+        }
         if (keep) std::memcpy(static_cast<void*>(np), static_cast<const void*>(p), keep * sizeof(E));
-        std::free(p);
+        release(p, bytes);
         p = np;
         n = m;
+        bytes = nbytes;
+    }
+    static void release(E* q, size_t nbytes) noexcept {
+        if (q == nullptr) return;
+#if defined(__linux__)
+        if (nbytes) {
+            munmap(static_cast<void*>(q), nbytes);
+            return;
+        }
+#endif
+        (void)nbytes;
+        std::free(q);
     }
     void swap(TouchBuf& o) noexcept {
         std::swap(p, o.p);
         std::swap(n, o.n);
+        std::swap(bytes, o.bytes);
     }
     E* data() { return p; }
     const E* data() const { return p; }
