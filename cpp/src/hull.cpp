@@ -782,7 +782,7 @@ struct Query {
     std::vector<Index> dropped;  // the others, where every cached row equals q
     Index ld = 0;
     TouchBuffer slab;            // slots of ld doubles
-    std::vector<double> ynorm;   // |y|^2 of each slot's row (ydot_s(slot, slot)), for the entering rule
+    std::vector<double> ynorm;   // |y|^2 of each slot's row (ydot_s(slot, slot)): the entering rule's and the appends'
     // Where X is sparse (at most PointSet::kSparseDensity of its entries non-zero, whether or not
     // the passes read a CSR copy, so that sparse= never changes an answer), each slot also keeps its row's
     // non-zero entries x_t over the kept coordinates (p4 = 4 t, value), and the block append takes
@@ -1085,7 +1085,7 @@ struct Query {
         for (int s = 0; s < k; ++s) r[s] += kappa;
         // forward solve R^T r = g (column s of R holds R(0..s, s))
         const double rr = forward_solve(Rc.data(), r.data(), 0, k);
-        const double djj = ydot_s(sj, sj) + kappa;
+        const double djj = ynorm[static_cast<size_t>(sj)] + kappa;
         const double rho2 = djj - rr;
         if (!(rho2 > kDependentPivot * djj)) return false;
         for (int s = 0; s < k; ++s) Rat(s, k) = r[s];
@@ -1184,7 +1184,7 @@ struct Query {
             double rr = 0.0;
             for (int t = 0; t < k0; ++t) rr += xe(j, t) * xe(j, t);
             for (int a = 0; a < na; ++a) rr += r2[a][j] * r2[a][j];
-            const double djj = ydot_s(sl[j], sl[j]) + kappa;
+            const double djj = ynorm[static_cast<size_t>(sl[j])] + kappa;
             const double rho2 = djj - rr;
             if (!(rho2 > kDependentPivot * djj)) continue;
             for (int a = 0; a < na; ++a) r2[a][na] = r2[a][j];  // column j moves to position na <= j
@@ -1409,7 +1409,7 @@ struct Query {
         for (int j = 0; j < cap; ++j) Rc[static_cast<size_t>(j)] = R.data() + static_cast<size_t>(j) * ldc;
         zcols = 0;
         ensure_cap(8);
-        Rat(0, 0) = std::sqrt(ydot_s(cs[0], cs[0]) + kappa);
+        Rat(0, 0) = std::sqrt(ynorm[static_cast<size_t>(cs[0])] + kappa);
         k = 1;
         extend_u(0);
         recompute_z();
