@@ -30,11 +30,11 @@
 
 namespace hullscope {
 
-// Memory for large buffers that are swept again and again (the CSR copy, a query's factor and
-// cached rows): where the buffer spans whole 2 MB pages, they are requested as transparent huge
-// pages (Linux, where the kernel gives them only on request, its "madvise" setting). A sweep of a
-// 1-4 MB factor on 4 KB pages touches a page every few hundred products. Placement only: no value
-// changes. The last partial 2 MB of a buffer keeps small pages, so no memory is touched beyond it.
+// Memory for large buffers that are swept again and again by every pass (the CSR copy): where the
+// buffer spans whole 2 MB pages, they are requested as transparent huge pages (Linux, where the
+// kernel gives them only on request, its "madvise" setting). Placement only: no value changes. The
+// last partial 2 MB of a buffer keeps small pages, so no memory is touched beyond it. (A query's
+// factor and cached rows, which come and go with the query, have their own buffers in hull.cpp.)
 void* alloc_large(std::size_t bytes);
 void free_large(void* p) noexcept;
 
@@ -75,8 +75,6 @@ struct LargeAllocator {
 };
 template <class T>
 using UninitVector = std::vector<T, LargeAllocator<T, true>>;
-template <class T>
-using LargeVector = std::vector<T, LargeAllocator<T, false>>;
 
 // A read-only n x d point set (row-major) with its per-row statistics, computed once. The rows are
 // stored as the caller gave them, float64 or float32 (never copied); every product and statistic is
