@@ -912,8 +912,10 @@ struct Query {
         slot_row.clear();
         ynorm.clear();
         sp_n.clear();
-        qk.assign(static_cast<size_t>(ld), 0.0);
-        for (size_t t = 0; t < cc.size(); ++t) qk[t] = q[cc[t]];
+        if (sparse_cache()) {
+            qk.assign(static_cast<size_t>(ld), 0.0);
+            for (size_t t = 0; t < cc.size(); ++t) qk[t] = q[cc[t]];
+        }
         free_slots.clear();
         cs.clear();
         ps.clear();

@@ -38,43 +38,40 @@ namespace hullscope {
 void* alloc_large(std::size_t bytes);
 void free_large(void* p) noexcept;
 
-// The allocator of those buffers. Uninit = true leaves new elements uninitialised: for buffers that
-// are written in full right after they are sized (the CSR copy), so their pages are not first
-// zeroed and then written again.
-template <class T, bool Uninit = false>
+// The allocator of those buffers. It leaves new elements uninitialised: they are written in full
+// right after they are sized (the CSR copy), so their pages are not first zeroed and then written
+// again.
+template <class T>
 struct LargeAllocator {
     using value_type = T;
     template <class U>
     struct rebind {
-        using other = LargeAllocator<U, Uninit>;
+        using other = LargeAllocator<U>;
     };
     LargeAllocator() = default;
     template <class U>
-    LargeAllocator(const LargeAllocator<U, Uninit>&) noexcept {}
+    LargeAllocator(const LargeAllocator<U>&) noexcept {}
     T* allocate(std::size_t n) { return static_cast<T*>(alloc_large(n * sizeof(T))); }
     void deallocate(T* p, std::size_t) noexcept { free_large(p); }
     template <class U>
     void construct(U* p) noexcept(std::is_nothrow_default_constructible<U>::value) {
-        if constexpr (Uninit)
-            ::new (static_cast<void*>(p)) U;
-        else
-            ::new (static_cast<void*>(p)) U();
+        ::new (static_cast<void*>(p)) U;
     }
     template <class U, class... Args>
     void construct(U* p, Args&&... args) {
         ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
     }
     template <class U>
-    bool operator==(const LargeAllocator<U, Uninit>&) const noexcept {
+    bool operator==(const LargeAllocator<U>&) const noexcept {
         return true;
     }
     template <class U>
-    bool operator!=(const LargeAllocator<U, Uninit>&) const noexcept {
+    bool operator!=(const LargeAllocator<U>&) const noexcept {
         return false;
     }
 };
 template <class T>
-using UninitVector = std::vector<T, LargeAllocator<T, true>>;
+using UninitVector = std::vector<T, LargeAllocator<T>>;
 
 // A read-only n x d point set (row-major) with its per-row statistics, computed once. The rows are
 // stored as the caller gave them, float64 or float32 (never copied); every product and statistic is
